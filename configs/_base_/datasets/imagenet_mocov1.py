@@ -1,0 +1,31 @@
+# ImageNet-1k, MoCo v1 augmentation: two views of RandomResizedCrop(224, scale 0.2-1),
+# RandomGrayscale(0.2), ColorJitter(0.4, 0.4, 0.4, 0.4), horizontal flip.
+dataset_type = 'ImageFolderDataset'
+data_root = 'data/imagenet/'
+
+view_pipeline = [
+    dict(type='RandomResizedCrop', size=224, scale=(0.2, 1.0)),
+    dict(type='RandomGrayscale', prob=0.2),
+    dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.4, prob=1.0),
+    dict(type='RandomFlip', prob=0.5),
+]
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='MultiView', num_views=2, transforms=view_pipeline),
+    dict(type='PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=32,
+    num_workers=8,
+    # Workers are re-created each epoch and seeded from the main process's torch generator,
+    # which checkpoints store: augmentation differs every epoch and resume is exact.
+    persistent_workers=False,
+    pin_memory=True,
+    drop_last=True,
+    worker_init_fn=dict(type='mmmoco.worker_init_from_torch_seed'),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type=dataset_type, data_root=data_root, data_prefix='train',
+                 pipeline=train_pipeline),
+)

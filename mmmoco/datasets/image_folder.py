@@ -1,0 +1,204 @@
+"""Datasets of image files on disk: class sub-folders, a file list, or a flat unlabeled folder."""
+import os
+from typing import Callable, List, Sequence, Tuple, Union
+
+from mmengine.dataset import BaseDataset
+
+from mmmoco.registry import DATASETS
+from .transforms import build_transforms
+
+IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
+
+
+def _prefix_dict(data_prefix: Union[str, dict]) -> dict:
+    if isinstance(data_prefix, str):
+        return dict(img_path=data_prefix)
+    if isinstance(data_prefix, dict) and set(data_prefix) == {'img_path'}:
+        return dict(data_prefix)
+    raise ValueError(f"data_prefix must be a str or dict(img_path=...), got {data_prefix!r}")
+
+
+def list_images(folder: str, extensions: Tuple[str, ...], recursive: bool) -> List[str]:
+    """List the image files in a folder, sorted.
+
+    Args:
+        folder: The folder to scan.
+        extensions: Lower-case file name endings that count as images.
+        recursive: Also scan sub-folders (following symbolic links).
+
+    Returns:
+        The sorted paths, each joined to ``folder``.
+    """
+    if recursive:
+        paths = [os.path.join(root, name)
+                 for root, _, names in os.walk(folder, followlinks=True) for name in names]
+    else:
+        paths = [entry.path for entry in os.scandir(folder) if entry.is_file()]
+    return sorted(path for path in paths if path.lower().endswith(extensions))
+
+
+class _ImageFileDataset(BaseDataset):
+    """Base of the image file datasets: builds the pipeline with mmmoco's registry and never
+    swaps a failing sample for a random other one.
+
+    Args:
+        data_prefix: The image folder relative to ``data_root``, as a str or
+            ``dict(img_path=...)``.
+        pipeline: Transform configs or callables.
+        extensions: File name endings (case-insensitive) that count as images.
+        **kwargs: Further :class:`mmengine.dataset.BaseDataset` arguments (``data_root``,
+            ``ann_file``, ``lazy_init``, ``serialize_data``, ...).
+    """
+
+    def __init__(self, data_prefix: Union[str, dict] = '',
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 extensions: Sequence[str] = IMG_EXTENSIONS, **kwargs) -> None:
+        if (isinstance(extensions, str) or not extensions
+                or not all(isinstance(ext, str) and ext.startswith('.') for ext in extensions)):
+            raise ValueError(f"extensions must be a non-empty list of endings such as '.jpg', "
+                             f'got {extensions!r}')
+        self.extensions = tuple(ext.lower() for ext in extensions)
+        super().__init__(data_prefix=_prefix_dict(data_prefix),
+                         pipeline=build_transforms(pipeline, type(self).__name__), **kwargs)
+
+    @property
+    def img_dir(self) -> str:
+        """The image folder, ``data_root`` joined with ``data_prefix``.
+
+        Returns:
+            The folder path ('' means the working directory).
+        """
+        return self.data_prefix['img_path']
+
+    def _checked_img_dir(self) -> str:
+        folder = self.img_dir or '.'
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f'{type(self).__name__}: image folder {folder!r} '
+                                    f'(data_root={self.data_root!r} + data_prefix) does not exist')
+        return folder
+
+    def __getitem__(self, idx: int) -> dict:
+        """Load and transform one sample; errors (e.g. an unreadable image) propagate.
+
+        Args:
+            idx: The sample index.
+
+        Returns:
+            The output of the pipeline.
+        """
+        self.full_init()
+        data = self.prepare_data(idx)
+        if data is None:
+            raise RuntimeError(f'{type(self).__name__}: the pipeline returned None for sample '
+                               f'{idx} ({self.get_data_info(idx)["img_path"]})')
+        return data
+
+
+@DATASETS.register_module()
+class ImageFolderDataset(_ImageFileDataset):
+    """ImageNet-style dataset: a file list, or one sub-folder per class.
+
+    With ``ann_file``, each non-blank line is ``relative/path.jpg LABEL`` or just
+    ``relative/path.jpg`` (unlabeled, label -1), paths relative to the image folder; listed
+    files are not checked here (the loading transform names a missing one). Without it, the
+    sorted sub-folder names of the image folder are the classes (``metainfo['classes']``) and
+    every image under each (recursively) is a sample of that class.
+
+    Args:
+        data_root: The dataset root.
+        data_prefix: The image folder relative to ``data_root``, a str or
+            ``dict(img_path=...)``.
+        ann_file: The file list relative to ``data_root`` ('' scans class folders).
+        pipeline: Transform configs or callables.
+        extensions: File name endings (case-insensitive) that count as images.
+        **kwargs: Further :class:`mmengine.dataset.BaseDataset` arguments.
+    """
+
+    def __init__(self, data_root: str = '', data_prefix: Union[str, dict] = '',
+                 ann_file: str = '', pipeline: Sequence[Union[dict, Callable]] = (),
+                 extensions: Sequence[str] = IMG_EXTENSIONS, **kwargs) -> None:
+        super().__init__(data_root=data_root, data_prefix=data_prefix, ann_file=ann_file,
+                         pipeline=pipeline, extensions=extensions, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """Read the file list or scan the class folders.
+
+        Returns:
+            One dict per image with ``img_path``, ``gt_label`` (-1 when unlabeled) and
+            ``sample_idx``.
+        """
+        folder = self._checked_img_dir()
+        samples = self._read_ann_file(folder) if self.ann_file else self._scan_classes(folder)
+        return [dict(img_path=path, gt_label=label, sample_idx=index)
+                for index, (path, label) in enumerate(samples)]
+
+    def _read_ann_file(self, folder: str) -> List[Tuple[str, int]]:
+        if not os.path.isfile(self.ann_file):
+            raise FileNotFoundError(f'ImageFolderDataset: ann_file {self.ann_file!r} does not '
+                                    'exist')
+        samples = []
+        with open(self.ann_file, encoding='utf-8') as file:
+            for line_number, line in enumerate(file, start=1):
+                fields = line.split()
+                if not fields:
+                    continue
+                if len(fields) > 2 or (len(fields) == 2 and not fields[1].isdecimal()):
+                    raise ValueError(f'{self.ann_file}:{line_number}: expected "path [label]" '
+                                     f'with a non-negative int label, got {line.rstrip()!r}')
+                label = int(fields[1]) if len(fields) == 2 else -1
+                samples.append((os.path.join(folder, fields[0]), label))
+        if not samples:
+            raise ValueError(f'ImageFolderDataset: ann_file {self.ann_file!r} lists no images')
+        return samples
+
+    def _scan_classes(self, folder: str) -> List[Tuple[str, int]]:
+        classes = sorted(entry.name for entry in os.scandir(folder) if entry.is_dir())
+        if not classes:
+            raise ValueError(f'ImageFolderDataset: {folder!r} has no class sub-folders (use '
+                             'UnlabeledImageFolder for a flat folder, or give ann_file)')
+        samples = []
+        for label, name in enumerate(classes):
+            paths = list_images(os.path.join(folder, name), self.extensions, recursive=True)
+            if not paths:
+                raise ValueError(f'ImageFolderDataset: class folder '
+                                 f'{os.path.join(folder, name)!r} has no files ending in '
+                                 f'{self.extensions}')
+            samples.extend((path, label) for path in paths)
+        self._metainfo['classes'] = tuple(classes)
+        return samples
+
+
+@DATASETS.register_module()
+class UnlabeledImageFolder(_ImageFileDataset):
+    """Every image file in a folder (sorted), all unlabeled (``gt_label`` -1).
+
+    Args:
+        data_root: The dataset root.
+        data_prefix: The image folder relative to ``data_root``, a str or
+            ``dict(img_path=...)``.
+        pipeline: Transform configs or callables.
+        recursive: Also take images in sub-folders.
+        extensions: File name endings (case-insensitive) that count as images.
+        **kwargs: Further :class:`mmengine.dataset.BaseDataset` arguments.
+    """
+
+    def __init__(self, data_root: str, data_prefix: Union[str, dict] = '',
+                 pipeline: Sequence[Union[dict, Callable]] = (), recursive: bool = True,
+                 extensions: Sequence[str] = IMG_EXTENSIONS, **kwargs) -> None:
+        self.recursive = recursive
+        super().__init__(data_root=data_root, data_prefix=data_prefix, pipeline=pipeline,
+                         extensions=extensions, **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """Scan the image folder.
+
+        Returns:
+            One dict per image with ``img_path``, ``gt_label`` (-1) and ``sample_idx``.
+        """
+        folder = self._checked_img_dir()
+        paths = list_images(folder, self.extensions, self.recursive)
+        if not paths:
+            raise ValueError(f'UnlabeledImageFolder: {folder!r} has no files ending in '
+                             f'{self.extensions}' + (' (recursively)' if self.recursive else ''))
+        return [dict(img_path=path, gt_label=-1, sample_idx=index)
+                for index, path in enumerate(paths)]

@@ -1,0 +1,139 @@
+"""Photometric transforms: colour jitter, random grayscale and Gaussian blur."""
+import math
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from mmmoco.registry import TRANSFORMS
+from .base import BaseTransform
+from .checks import check_non_negative, check_positive_range, check_prob
+from .color import adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, to_gray_rgb
+
+
+@TRANSFORMS.register_module()
+class ColorJitter(BaseTransform):
+    """Randomly change brightness, contrast, saturation and hue (torchvision semantics).
+
+    With probability ``prob``, the four adjustments are applied in a random order with
+    factors drawn uniformly from ``[max(0, 1 - v), 1 + v]`` (hue: a shift in
+    ``[-hue, hue]``); an argument of 0 disables its adjustment. Draw order on ``np.random``:
+    ``rand()`` for ``prob``, then ``permutation(4)``, then one ``uniform`` per enabled
+    adjustment in the order brightness, contrast, saturation, hue.
+
+    Args:
+        brightness: Brightness jitter strength (>= 0).
+        contrast: Contrast jitter strength (>= 0).
+        saturation: Saturation jitter strength (>= 0).
+        hue: Hue jitter strength, in [0, 0.5].
+        prob: Probability of jittering at all.
+    """
+
+    def __init__(self, brightness: float = 0., contrast: float = 0., saturation: float = 0.,
+                 hue: float = 0., prob: float = 1.0) -> None:
+        self.brightness = check_non_negative('ColorJitter', 'brightness', brightness)
+        self.contrast = check_non_negative('ColorJitter', 'contrast', contrast)
+        self.saturation = check_non_negative('ColorJitter', 'saturation', saturation)
+        self.hue = check_non_negative('ColorJitter', 'hue', hue)
+        if self.hue > 0.5:
+            raise ValueError(f'ColorJitter: hue must be in [0, 0.5], got {hue!r}')
+        self.prob = check_prob('ColorJitter', prob)
+
+    def sample_adjustments(self) -> List[Optional[Tuple[Callable, float]]]:
+        """Draw the factors of the enabled adjustments.
+
+        Returns:
+            For brightness, contrast, saturation and hue in that order, the adjustment
+            function with its factor, or ``None`` where disabled.
+        """
+        scaled = ((adjust_brightness, self.brightness), (adjust_contrast, self.contrast),
+                  (adjust_saturation, self.saturation))
+        adjustments = [(fn, np.random.uniform(max(0., 1 - value), 1 + value)) if value > 0
+                       else None for fn, value in scaled]
+        adjustments.append((adjust_hue, np.random.uniform(-self.hue, self.hue))
+                           if self.hue > 0 else None)
+        return adjustments
+
+    def transform(self, results: dict) -> dict:
+        """Maybe jitter ``results['img']``.
+
+        Args:
+            results: A sample with ``img``.
+
+        Returns:
+            The sample, jittered with probability ``prob``.
+        """
+        if np.random.rand() >= self.prob:
+            return results
+        order = np.random.permutation(4)
+        adjustments = self.sample_adjustments()
+        img = results['img']
+        for index in order:
+            if adjustments[index] is not None:
+                adjust, factor = adjustments[index]
+                img = adjust(img, factor)
+        results['img'] = img
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomGrayscale(BaseTransform):
+    """Convert to 3-channel grayscale (ITU-R 601 luma) with probability ``prob``.
+
+    Args:
+        prob: The conversion probability.
+    """
+
+    def __init__(self, prob: float = 0.2) -> None:
+        self.prob = check_prob('RandomGrayscale', prob)
+
+    def transform(self, results: dict) -> dict:
+        """Maybe convert ``results['img']`` to grayscale.
+
+        Args:
+            results: A sample with ``img``.
+
+        Returns:
+            The sample, grayscale with probability ``prob``.
+        """
+        if np.random.rand() < self.prob:
+            results['img'] = to_gray_rgb(results['img'])
+        return results
+
+
+@TRANSFORMS.register_module()
+class GaussianBlur(BaseTransform):
+    """Blur with a Gaussian of random sigma with probability ``prob``.
+
+    Args:
+        sigma: Range (low, high) of the uniformly drawn standard deviation, in pixels.
+        prob: The blur probability.
+        kernel_size: An odd kernel size; ``None`` derives ``2 * ceil(3 * sigma) + 1``.
+    """
+
+    def __init__(self, sigma: Sequence[float] = (0.1, 2.0), prob: float = 0.5,
+                 kernel_size: Optional[int] = None) -> None:
+        self.sigma = check_positive_range('GaussianBlur', 'sigma', sigma)
+        self.prob = check_prob('GaussianBlur', prob)
+        if kernel_size is not None and (not isinstance(kernel_size, int) or kernel_size < 1
+                                        or kernel_size % 2 == 0):
+            raise ValueError(f'GaussianBlur: kernel_size must be None or a positive odd int, '
+                             f'got {kernel_size!r}')
+        self.kernel_size = kernel_size
+
+    def transform(self, results: dict) -> dict:
+        """Maybe blur ``results['img']``.
+
+        Args:
+            results: A sample with ``img``.
+
+        Returns:
+            The sample, blurred with probability ``prob``.
+        """
+        if np.random.rand() >= self.prob:
+            return results
+        sigma = np.random.uniform(*self.sigma)
+        size = self.kernel_size or 2 * math.ceil(3 * sigma) + 1
+        results['img'] = cv2.GaussianBlur(results['img'], (size, size), sigmaX=sigma,
+                                          sigmaY=sigma)
+        return results

@@ -1,0 +1,6 @@
+"""Training hooks."""
+from .momentum_update import MomentumUpdateHook, momentum_update_, optimizer_stepped
+from .random_state import RandomStateHook, capture_random_state, restore_random_state
+
+__all__ = ['MomentumUpdateHook', 'momentum_update_', 'optimizer_stepped', 'RandomStateHook',
+           'capture_random_state', 'restore_random_state']

@@ -1,0 +1,4 @@
+"""Runner."""
+from .moco_runner import MoCoRunner
+
+__all__ = ['MoCoRunner']

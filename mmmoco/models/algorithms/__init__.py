@@ -1,0 +1,4 @@
+"""Self-supervised algorithms."""
+from .moco import MoCo
+
+__all__ = ['MoCo']

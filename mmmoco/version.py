@@ -1,0 +1,2 @@
+"""Version of mmmoco."""
+__version__ = '0.1.0'

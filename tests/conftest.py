@@ -1,0 +1,42 @@
+"""Shared fixtures: real sample images and a registered mmmoco scope."""
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _register_mmmoco():
+    """Fill mmmoco's registries and make 'mmmoco' the default scope for every test."""
+    from mmmoco.utils import register_all_modules
+    register_all_modules()
+
+
+@pytest.fixture(scope='session')
+def sample_imagenet(tmp_path_factory) -> str:
+    """An ImageNet-style folder of the 20 real ImageNet JPEGs shipped in the foolbox wheel.
+
+    Returns:
+        The folder's root (with ``train/<class>/*.jpg`` and ``meta/train.txt``).
+    """
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'dataset_converters'))
+    from prepare_sample_imagenet import write_sample_imagenet
+    root = str(tmp_path_factory.mktemp('imagenet_samples'))
+    assert write_sample_imagenet(root) == 20
+    return root
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface, for a test's process group."""
+    import socket
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
+os.environ.setdefault('OMP_NUM_THREADS', '2')

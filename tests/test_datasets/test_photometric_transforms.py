@@ -1,0 +1,87 @@
+"""Tests of the colour functions, ColorJitter, RandomGrayscale and GaussianBlur."""
+import numpy as np
+import pytest
+
+from mmmoco.datasets.transforms import ColorJitter, GaussianBlur, RandomGrayscale
+from mmmoco.datasets.transforms.color import adjust_contrast, adjust_hue, adjust_saturation
+
+
+def _image(height=16, width=16):
+    return np.random.default_rng(0).integers(0, 256, (height, width, 3), dtype=np.uint8)
+
+
+def _luma(img):
+    return img.astype(float) @ np.array([0.299, 0.587, 0.114])
+
+
+def test_color_jitter_with_all_zeros_is_identity():
+    img = _image()
+    np.testing.assert_array_equal(ColorJitter()(dict(img=img))['img'], img)
+
+
+def test_color_jitter_with_prob_zero_is_identity():
+    img = _image()
+    out = ColorJitter(0.4, 0.4, 0.4, 0.1, prob=0)(dict(img=img))['img']
+    np.testing.assert_array_equal(out, img)
+
+
+def test_brightness_factor_matches_direct_computation():
+    img = _image()
+    np.random.seed(3)
+    out = ColorJitter(brightness=0.4)(dict(img=img))['img']
+    np.random.seed(3)
+    np.random.rand()  # the prob draw
+    np.random.permutation(4)  # the order draw
+    factor = np.random.uniform(0.6, 1.4)
+    expected = np.clip(np.rint(np.arange(256) * factor), 0, 255).astype(np.uint8)[img]
+    np.testing.assert_array_equal(out, expected)
+    assert not np.array_equal(out, img)
+
+
+def test_contrast_and_saturation_endpoints():
+    img = _image()
+    flat = adjust_contrast(img, 0.0)
+    mean_gray = np.rint(_luma(img)).mean()
+    assert np.all(np.abs(flat.astype(int) - mean_gray) <= 0.5)
+    gray = adjust_saturation(img, 0.0)
+    assert np.all(gray[..., 0] == gray[..., 1]) and np.all(gray[..., 1] == gray[..., 2])
+    assert np.abs(gray[..., 0] - _luma(img)).max() <= 1
+    np.testing.assert_array_equal(adjust_saturation(img, 1.0), img)
+
+
+def test_hue_shift_rotates_colours():
+    red = np.zeros((2, 2, 3), np.uint8)
+    red[..., 0] = 255
+    np.testing.assert_array_equal(adjust_hue(red, 0.5)[0, 0], [0, 255, 255])
+    np.testing.assert_array_equal(adjust_hue(red, 1 / 3)[0, 0], [0, 255, 0])
+    np.testing.assert_array_equal(adjust_hue(red, -1 / 3)[0, 0], [0, 0, 255])
+
+
+@pytest.mark.parametrize('kwargs, culprit', [(dict(hue=0.6), 'hue'),
+                                             (dict(brightness=-0.1), 'brightness'),
+                                             (dict(prob=1.5), 'prob')])
+def test_color_jitter_rejects_bad_arguments(kwargs, culprit):
+    with pytest.raises(ValueError, match=culprit):
+        ColorJitter(**kwargs)
+
+
+def test_random_grayscale_gives_equal_luma_channels():
+    img = _image()
+    out = RandomGrayscale(prob=1)(dict(img=img))['img']
+    assert out.shape == img.shape and out.dtype == np.uint8
+    assert np.all(out[..., 0] == out[..., 1]) and np.all(out[..., 1] == out[..., 2])
+    assert np.abs(out[..., 0] - _luma(img)).max() <= 1
+    np.testing.assert_array_equal(RandomGrayscale(prob=0)(dict(img=img))['img'], img)
+
+
+def test_gaussian_blur_smooths_noise_and_prob_zero_is_identity():
+    img = _image(32, 32)
+    np.random.seed(0)
+    blurred = GaussianBlur(sigma=(1.0, 2.0), prob=1)(dict(img=img))['img']
+    assert blurred.shape == img.shape and blurred.dtype == np.uint8
+    assert blurred.astype(float).var() < 0.5 * img.astype(float).var()
+    np.testing.assert_array_equal(GaussianBlur(prob=0)(dict(img=img))['img'], img)
+    with pytest.raises(ValueError, match='kernel_size'):
+        GaussianBlur(kernel_size=4)
+    with pytest.raises(ValueError, match='sigma'):
+        GaussianBlur(sigma=(0.0, 1.0))

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Creates (or updates) the project's virtual environment with everything mmmoco needs:
+# torch/torchvision, mmengine, mmcv 2.1.0 built from source with its ops, mmdet, mmseg,
+# the test and optional tools, and mmmoco itself in editable mode. Idempotent: a second
+# run only checks what is there. Usage: tools/install/setup_env.sh [VENV_DIR] (default .venv)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+venv=${1:-${MMMOCO_VENV:-$root/.venv}}
+py=${PYTHON:-python3}
+
+log() { printf '[setup_env] %s\n' "$*"; }
+
+if [ ! -x "$venv/bin/python" ]; then
+  log "creating virtualenv $venv"
+  "$py" -m venv "$venv"
+fi
+pip=("$venv/bin/python" -m pip install --disable-pip-version-check -q)
+vpy="$venv/bin/python"
+
+have() { "$vpy" - "$@" <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+for spec in sys.argv[1:]:
+    name, want = spec.split('==')
+    if version(name) != want:
+        sys.exit(1)
+PY
+}
+
+# wheel: to cache the mmcv build; ninja: parallel compilation of its ops.
+"${pip[@]}" wheel ninja
+if ! have torch==2.14.1 torchvision==0.29.1 mmengine==0.10.7; then
+  log "installing runtime requirements (torch, mmengine, ...)"
+  "${pip[@]}" -r "$root/requirements/runtime.txt"
+fi
+
+if ! have mmcv==2.1.0 || ! "$vpy" -c 'import mmcv.ops' 2>/dev/null; then
+  log "building mmcv 2.1.0 with ops from its source release (about 10 minutes on 2 cores the first time; pip caches the wheel)"
+  if command -v nvcc >/dev/null 2>&1 && "$vpy" -c 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+    export FORCE_CUDA=1
+    log "nvcc and a GPU found: building the CUDA ops too"
+  else
+    export FORCE_CUDA=0
+  fi
+  export MMCV_WITH_OPS=1
+  export MAX_JOBS=${MAX_JOBS:-$(nproc)}
+  export MMMOCO_REAL_CXX=${MMMOCO_REAL_CXX:-g++}
+  export CXX="$root/tools/install/cxx20_wrapper.sh"
+  export CC="$root/tools/install/cxx20_wrapper.sh"
+  # setuptools < 70: mmcv 2.1.0's setup.py imports pkg_resources (torch may have pulled a newer one).
+  "${pip[@]}" 'setuptools>=65,<70'
+  "${pip[@]}" --no-build-isolation mmcv==2.1.0
+fi
+
+if ! have mmdet==3.3.0 mmsegmentation==1.2.2; then
+  log "installing mmdet, mmsegmentation"
+  "${pip[@]}" -r "$root/requirements/mminstall.txt"
+fi
+"${pip[@]}" -r "$root/requirements/tests.txt" -r "$root/requirements/optional.txt"
+"${pip[@]}" --no-build-isolation --no-deps -e "$root"
+"$vpy" -c 'import torch, mmengine, mmcv, mmcv.ops, mmdet, mmseg, mmmoco; print("[setup_env] ready:", "torch", torch.__version__, "mmengine", mmengine.__version__, "mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__)'
