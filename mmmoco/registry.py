@@ -36,14 +36,14 @@ MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS,
                           locations=['mmmoco.models'])
 
 OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS,
-                      locations=['mmmoco.engine.optimizers'])
+                      locations=['mmmoco.engine'])
 OPTIM_WRAPPERS = Registry('optim_wrapper', parent=MMENGINE_OPTIM_WRAPPERS,
-                          locations=['mmmoco.engine.optimizers'])
+                          locations=['mmmoco.engine'])
 OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
                                       parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-                                      locations=['mmmoco.engine.optimizers'])
+                                      locations=['mmmoco.engine'])
 PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
-                            locations=['mmmoco.engine.optimizers'])
+                            locations=['mmmoco.engine'])
 
-METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mmmoco.evaluation'])
-EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['mmmoco.evaluation'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mmmoco.engine'])
+EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['mmmoco.engine'])

@@ -7,6 +7,7 @@ of switching the safety off, we allow-list exactly those classes, only while a c
 being loaded. Anything else in a checkpoint (arbitrary objects, code) is still refused.
 """
 import contextlib
+import pickle
 from typing import Iterator, List
 
 import numpy as np
@@ -14,23 +15,54 @@ import torch
 from mmengine.logging.history_buffer import HistoryBuffer
 
 
-def trusted_checkpoint_globals() -> List[object]:
-    """The classes and functions an mmengine 0.10.7 training checkpoint needs beyond tensors.
+HISTORY_BUFFER_STATISTICS = frozenset({'min', 'max', 'current', 'mean'})
+
+
+def history_buffer_statistic(owner: type, name: str):
+    """A stand-in for ``getattr`` that only reaches HistoryBuffer's statistic methods.
+
+    A ``HistoryBuffer`` pickles its dict of statistic methods as ``getattr(HistoryBuffer,
+    'mean')``. Allow-listing the real ``getattr`` would let a malicious checkpoint reach any
+    attribute of any allowed object (and from there, code), so the unpickler is given this
+    function under the name ``builtins.getattr`` instead.
+
+    Args:
+        owner: The object whose attribute is requested; must be ``HistoryBuffer``.
+        name: The attribute; must be one of :data:`HISTORY_BUFFER_STATISTICS`.
 
     Returns:
-        The allow-list: mmengine's ``HistoryBuffer`` and what numpy needs to rebuild the
-        arrays and scalars it holds.
+        The requested statistic method.
+
+    Raises:
+        pickle.UnpicklingError: For any other object or attribute.
     """
-    multiarray = np.core.multiarray if hasattr(np, 'core') else np._core.multiarray
+    if owner is not HistoryBuffer or name not in HISTORY_BUFFER_STATISTICS:
+        raise pickle.UnpicklingError(
+            f'checkpoint asks for getattr({owner!r}, {name!r}); only HistoryBuffer statistic '
+            f'methods {sorted(HISTORY_BUFFER_STATISTICS)} are allowed')
+    return getattr(owner, name)
+
+
+def trusted_checkpoint_globals() -> List[object]:
+    """The globals an mmengine 0.10.7 training checkpoint needs beyond tensors and containers.
+
+    Returns:
+        The allow-list: mmengine's ``HistoryBuffer`` (message hub log history), the numpy
+        functions and types that rebuild its arrays and scalars, and the restricted
+        ``getattr`` of :func:`history_buffer_statistic`.
+    """
+    multiarray = np._core.multiarray if hasattr(np, '_core') else np.core.multiarray
     return [
         HistoryBuffer,
         np.ndarray,
         np.dtype,
+        # dtype objects are rebuilt through their classes (numpy >= 1.25): HistoryBuffer holds
+        # float64 values and int64 counts.
+        type(np.dtype(np.float64)),
+        type(np.dtype(np.int64)),
         multiarray._reconstruct,
         multiarray.scalar,
-        type(np.dtype(np.float64)),
-        type(np.dtype(np.float32)),
-        type(np.dtype(np.int64)),
+        (history_buffer_statistic, 'builtins.getattr'),
     ]
 
 
