@@ -4,6 +4,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 from mmengine.model import BaseModel
 from torch import nn
 
@@ -11,6 +12,26 @@ from mmmoco.models.utils import convert_to_split_bn
 from mmmoco.registry import MODELS
 from mmmoco.structures import DataSample
 from mmmoco.utils.distributed import is_distributed, shuffle_batch, unshuffle_batch
+
+
+def _shuffle_bn_mode(shuffle_bn: bool, split_bn: bool, splits: int) -> str:
+    """A one-line description of how the key batch's BN statistics are decoupled.
+
+    Args:
+        shuffle_bn: Whether Shuffle BN is on.
+        split_bn: Whether it is emulated with split BN on a single device.
+        splits: Number of split-BN sub-batches.
+
+    Returns:
+        The description, for the log.
+    """
+    if not shuffle_bn:
+        return 'MoCo: Shuffle BN off (queries and keys share BN statistics)'
+    if split_bn:
+        return f'MoCo: Shuffle BN emulated on one device with split BN ({splits} sub-batches)'
+    if is_distributed():
+        return 'MoCo: Shuffle BN across all ranks'
+    return 'MoCo: single device without split BN: the key batch is only permuted locally'
 
 
 @MODELS.register_module()
@@ -55,6 +76,8 @@ class MoCo(BaseModel):
         self.split_bn = shuffle_bn and not is_distributed() and single_device_bn_splits > 1
         if self.split_bn:
             convert_to_split_bn(self.backbone, single_device_bn_splits)
+        print_log(_shuffle_bn_mode(shuffle_bn, self.split_bn, single_device_bn_splits),
+                  logger='current')
         self.momentum_backbone = copy.deepcopy(self.backbone)
         self.momentum_neck = copy.deepcopy(self.neck)
         for param in self._momentum_parameters():
