@@ -89,3 +89,25 @@ def test_dist_train_two_gloo_processes_share_the_queue(sample_imagenet, tmp_path
     # 20 images / 2 ranks / 2 per batch = 5 steps; each step enqueues 2 keys from each rank
     assert int(ckpt['state_dict']['head.queue_ptr']) == 20
     assert ckpt['meta']['iter'] == 5
+
+
+def test_small_data_recipe_trains_on_real_fashion_mnist(tmp_path):
+    """The 2-core recipe on a slice of the real Fashion-MNIST (Debian package files)."""
+    from mmmoco.utils.fashion_mnist import find_fashion_mnist
+    try:
+        find_fashion_mnist()
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    data = str(tmp_path / 'fmnist')
+    run([sys.executable, 'tools/dataset_converters/prepare_fashion_mnist.py', data,
+         '--train-per-class', '8', '--val-per-class', '1'])
+    config = osp.join(ROOT, 'configs', 'mocov2_r18-small_1xb128-coslr-20e_fashionmnist.py')
+    run([sys.executable, 'tools/train.py', config, '--work-dir', str(tmp_path / 'work'),
+         '--cfg-options', f'train_dataloader.dataset.data_root={data}',
+         'train_dataloader.batch_size=16', 'train_dataloader.num_workers=2',
+         'train_cfg.max_epochs=1', 'default_hooks.checkpoint.interval=1'])
+    ckpt = load_checkpoint_file(str(tmp_path / 'work' / 'epoch_1.pth'))
+    # 80 images / 16 per batch = 5 steps of 16 keys
+    assert int(ckpt['state_dict']['head.queue_ptr']) == 80
+    assert torch.isfinite(torch.tensor(
+        ckpt['message_hub']['log_scalars']['train/loss'].current()))

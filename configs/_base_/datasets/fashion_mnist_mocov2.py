@@ -1,0 +1,29 @@
+# Fashion-MNIST written as an ImageNet-style folder by
+# tools/dataset_converters/prepare_fashion_mnist.py (28x28 grayscale, loaded as 3-channel RGB).
+# MoCo v2 augmentation scaled to 28 px: the blur sigma range shrinks with the image.
+dataset_type = 'ImageFolderDataset'
+data_root = 'data/fashion_mnist/'
+
+view_pipeline = [
+    dict(type='RandomResizedCrop', size=28, scale=(0.2, 1.0)),
+    dict(type='ColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, prob=0.8),
+    dict(type='RandomGrayscale', prob=0.2),
+    dict(type='GaussianBlur', sigma=(0.1, 0.5), prob=0.5),
+    dict(type='RandomFlip', prob=0.5),
+]
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='MultiView', num_views=2, transforms=view_pipeline),
+    dict(type='PackInputs'),
+]
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=2,
+    persistent_workers=False,
+    drop_last=True,
+    worker_init_fn=dict(type='mmmoco.worker_init_from_torch_seed'),
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    collate_fn=dict(type='default_collate'),
+    dataset=dict(type=dataset_type, data_root=data_root, ann_file='meta/train.txt',
+                 data_prefix='', pipeline=train_pipeline),
+)
