@@ -111,3 +111,29 @@ def test_small_data_recipe_trains_on_real_fashion_mnist(tmp_path):
     assert int(ckpt['state_dict']['head.queue_ptr']) == 80
     assert torch.isfinite(torch.tensor(
         ckpt['message_hub']['log_scalars']['train/loss'].current()))
+
+
+def test_knn_eval_of_a_pretraining_checkpoint(sample_imagenet, two_epoch_run, tmp_path):
+    """knn_eval.sh loads the R50 backbone of a training checkpoint strictly and reports."""
+    config = osp.join(ROOT, 'configs', 'benchmarks', 'knn', 'resnet50_knn_imagenet.py')
+    loader = ['data_root=' + sample_imagenet, 'data_prefix=', 'ann_file=meta/train.txt']
+    options = ['--cfg-options', 'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+               'train_dataloader.batch_size=10', 'val_dataloader.batch_size=10',
+               *[f'{split}_dataloader.dataset.{kv}' for split in ('train', 'val')
+                 for kv in loader],
+               *[f'{split}_dataloader.dataset.pipeline.{i}.size={s}'
+                 for split in ('train', 'val') for i, s in ((1, 72), (2, 64))]]
+    out = run(['bash', 'tools/benchmarks/knn_eval.sh', config,
+               osp.join(two_epoch_run, 'epoch_2.pth'), '1', '--work-dir', str(tmp_path),
+               *options])
+    assert 'kNN (20 bank, 20 queries' in out
+    import json
+    results = json.loads((tmp_path / 'knn_results.json').read_text())['results']
+    # the bank holds the queries themselves: each query's nearest neighbour is itself
+    assert results['k=20']['top1'] > 0 and results['k=200']['top5'] > 0
+    wrong = tmp_path / 'wrong.pth'
+    torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(1)}}, wrong)
+    result = subprocess.run(['bash', 'tools/benchmarks/knn_eval.sh', config, str(wrong), '1',
+                             *options], cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, PYTHONPATH=ROOT, PYTHON=sys.executable))
+    assert result.returncode != 0 and 'does not match the backbone' in result.stderr

@@ -1,0 +1,11 @@
+# Weighted kNN on Fashion-MNIST (train split as the bank, test split as queries) for the
+# small-stem ResNet-18 of configs/mocov2_r18-small_1xb128-coslr-20e_fashionmnist.py.
+_base_ = './resnet50_knn_imagenet.py'
+model = dict(backbone=dict(depth=18, small_stem=True))
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+train_dataloader = dict(
+    batch_size=256, num_workers=2,
+    dataset=dict(data_root='data/fashion_mnist/', data_prefix='', pipeline=test_pipeline))
+val_dataloader = dict(
+    batch_size=256, num_workers=2,
+    dataset=dict(data_root='data/fashion_mnist/', data_prefix='', pipeline=test_pipeline))

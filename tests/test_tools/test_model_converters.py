@@ -1,0 +1,269 @@
+"""tools/model_converters: extracting the backbone, official MoCo checkpoints, detectron2."""
+import os
+import os.path as osp
+import pickle
+import subprocess
+import sys
+from typing import Dict, List, Tuple
+
+import pytest
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+
+from conftest import ROOT
+from mmmoco.registry import MODELS
+from mmmoco.utils import load_checkpoint_file
+
+sys.path.insert(0, osp.join(ROOT, 'tools', 'model_converters'))
+import extract_backbone as extract_tool  # noqa: E402
+import from_official_moco as official_tool  # noqa: E402
+import to_detectron2 as detectron2_tool  # noqa: E402
+
+QUEUE_LEN = 64
+
+
+def build_moco(depth: int, queue_len: int = QUEUE_LEN) -> nn.Module:
+    """A MoCo v2 model with a ResNet of the given depth and a 128-d MLP neck."""
+    channels = 2048 if depth >= 50 else 512
+    return MODELS.build(dict(
+        type='MoCo', backbone=dict(type='ResNet', depth=depth),
+        neck=dict(type='MLPNeck', in_channels=channels, hidden_channels=channels,
+                  out_channels=128),
+        head=dict(type='MoCoQueueHead', feat_dim=128, queue_len=queue_len)))
+
+
+def save_fake_checkpoint(model: nn.Module, path: str) -> str:
+    """Save a model as an mmengine-style checkpoint; return the path."""
+    torch.save(dict(meta=dict(epoch=1, iter=5), state_dict=model.state_dict()), path)
+    return path
+
+
+def run_cli(tool: str, *args: str) -> str:
+    """Run a converter script in a subprocess; fail with its output if it fails."""
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    result = subprocess.run([sys.executable, osp.join('tools', 'model_converters', tool), *args],
+                            cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def run_main(module, monkeypatch, *args: str) -> None:
+    """Run a converter's main() in this process with the given command line."""
+    monkeypatch.setattr(sys, 'argv', [module.__file__, *args])
+    module.main()
+
+
+def backbone_of(state_dict: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
+    """The entries of a state dict under a prefix, with the prefix stripped."""
+    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+
+
+def assert_same_tensors(a: Dict[str, torch.Tensor], b: Dict[str, torch.Tensor]) -> None:
+    assert list(a) == list(b)
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.fixture(scope='module')
+def moco50(tmp_path_factory) -> Tuple[Dict[str, torch.Tensor], str]:
+    """A MoCo v2 R50's state dict and its mmengine-style checkpoint file."""
+    model = build_moco(50)
+    path = str(tmp_path_factory.mktemp('moco50') / 'epoch_1.pth')
+    return model.state_dict(), save_fake_checkpoint(model, path)
+
+
+@pytest.fixture(scope='module')
+def moco18_checkpoint(tmp_path_factory) -> str:
+    """An mmengine-style checkpoint of a MoCo v2 R18."""
+    return save_fake_checkpoint(build_moco(18), str(tmp_path_factory.mktemp('moco18') / 'e.pth'))
+
+
+def official_moco_checkpoint(queue_len: int, dim: int = 128) -> dict:
+    """A facebookresearch/moco v2 checkpoint of a ResNet-18, as its main_moco.py saves it."""
+    state_dict = {}
+    for encoder in ('encoder_q', 'encoder_k'):
+        net = torchvision.models.resnet18(weights=None, num_classes=dim)
+        net.fc = nn.Sequential(nn.Linear(512, 512), nn.ReLU(), net.fc)
+        state_dict.update({f'module.{encoder}.{k}': v for k, v in net.state_dict().items()})
+    state_dict['module.queue'] = F.normalize(torch.randn(dim, queue_len), dim=0)
+    state_dict['module.queue_ptr'] = torch.tensor([24], dtype=torch.long)
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.03, momentum=0.9, weight_decay=1e-4)
+    return dict(epoch=200, arch='resnet18', state_dict=state_dict,
+                optimizer=optimizer.state_dict())
+
+
+def files_in(folder: str) -> List[str]:
+    return sorted(os.listdir(folder))
+
+
+# ---------------------------------------------------------------- extract_backbone
+
+
+def test_extracted_backbone_loads_into_torchvision_resnet50(moco50):
+    state_dict, path = moco50
+    weights = extract_tool.extract_backbone(load_checkpoint_file(path))
+    assert_same_tensors(weights, backbone_of(state_dict, 'backbone.'))
+    result = torchvision.models.resnet50(weights=None).load_state_dict(weights, strict=False)
+    assert sorted(result.missing_keys) == ['fc.bias', 'fc.weight']
+    assert result.unexpected_keys == []
+
+
+def test_extract_backbone_takes_bare_state_dicts_and_other_prefixes(moco50):
+    state_dict, _ = moco50
+    weights = extract_tool.extract_backbone(state_dict, prefix='momentum_backbone')
+    assert_same_tensors(weights, backbone_of(state_dict, 'momentum_backbone.'))
+
+
+def test_extract_backbone_refuses_inputs_without_backbone_keys():
+    official = official_moco_checkpoint(queue_len=8)
+    with pytest.raises(ValueError, match='from_official_moco.py') as error:
+        extract_tool.extract_backbone(official, source='moco_v2_800ep.pth.tar')
+    assert 'moco_v2_800ep.pth.tar' in str(error.value)
+    assert "'module.encoder_q'" in str(error.value)
+    with pytest.raises(ValueError, match=r"found the prefixes \['encoder', 'head'\]"):
+        extract_tool.extract_backbone({'encoder.conv1.weight': torch.zeros(1),
+                                       'head.fc.weight': torch.zeros(1)})
+
+
+def test_cli_refuses_to_overwrite_without_force(moco18_checkpoint, tmp_path, monkeypatch,
+                                                capsys):
+    output = tmp_path / 'r18.pth'
+    output.write_bytes(b'earlier result')
+    with pytest.raises(SystemExit, match='already exists; pass --force'):
+        run_main(extract_tool, monkeypatch, moco18_checkpoint, str(output))
+    assert output.read_bytes() == b'earlier result'
+    assert files_in(str(tmp_path)) == ['r18.pth']
+
+    run_main(extract_tool, monkeypatch, moco18_checkpoint, str(output), '--force')
+    assert 'wrote 122 tensors' in capsys.readouterr().out
+    saved = load_checkpoint_file(str(output))
+    assert saved['meta'] == dict(source=moco18_checkpoint, prefix='backbone.', epoch=1, iter=5)
+    assert files_in(str(tmp_path)) == ['r18.pth']
+
+
+def test_a_failed_write_keeps_the_existing_file(tmp_path):
+    output = tmp_path / 'out.pth'
+    output.write_bytes(b'earlier result')
+
+    def fail(file) -> None:
+        file.write(b'partial')
+        raise RuntimeError('disk full')
+
+    with pytest.raises(RuntimeError, match='disk full'):
+        extract_tool.write_atomically(str(output), fail, force=True)
+    assert output.read_bytes() == b'earlier result'
+    assert files_in(str(tmp_path)) == ['out.pth']
+
+
+# ---------------------------------------------------------------- from_official_moco
+
+
+def test_official_moco_checkpoint_converts_to_a_loadable_moco(tmp_path):
+    official = official_moco_checkpoint(QUEUE_LEN)
+    source = str(tmp_path / 'checkpoint_0199.pth.tar')
+    torch.save(official, source)
+    output = str(tmp_path / 'converted.pth')
+    assert 'wrote 250 tensors' in run_cli('from_official_moco.py', source, output)
+
+    converted = load_checkpoint_file(output)
+    assert converted['meta'] == dict(source=source, epoch=200, arch='resnet18')
+    model = build_moco(18)
+    model.load_state_dict(converted['state_dict'], strict=True)
+    original = official['state_dict']
+    assert torch.equal(model.head.queue, original['module.queue'].t())
+    assert model.head.queue_ptr.shape == () and int(model.head.queue_ptr) == 24
+    for encoder, backbone, neck in (('encoder_q', model.backbone, model.neck),
+                                    ('encoder_k', model.momentum_backbone, model.momentum_neck)):
+        prefix = f'module.{encoder}.'
+        assert_same_tensors(backbone.state_dict(),
+                            {k: v for k, v in backbone_of(original, prefix).items()
+                             if not k.startswith('fc.')})
+        assert torch.equal(neck.mlp[2].weight, original[f'{prefix}fc.2.weight'])
+
+    weights = extract_tool.extract_backbone(converted)
+    assert_same_tensors(weights, model.backbone.state_dict())
+
+
+def test_official_keys_of_moco_v1_and_unknown_keys():
+    assert official_tool.encoder_key('module.encoder_k.fc.bias') == 'momentum_neck.fc.bias'
+    assert official_tool.encoder_key('module.encoder_q.fc.0.weight') == 'neck.mlp.0.weight'
+    assert (official_tool.encoder_key('module.encoder_q.layer1.0.bn1.running_var')
+            == 'backbone.layer1.0.bn1.running_var')
+    with pytest.raises(ValueError, match="'in.pth': unexpected projection head key 'fc.1"):
+        official_tool.convert_official_moco(
+            {'module.encoder_q.fc.1.weight': torch.zeros(1)}, source="'in.pth'")
+    with pytest.raises(ValueError, match='unexpected key'):
+        official_tool.convert_official_moco({'module.encoder_q.conv1.weight': torch.zeros(1),
+                                             'module.predictor.weight': torch.zeros(1)})
+
+
+def test_official_converter_refuses_other_checkpoints(moco50):
+    state_dict, _ = moco50
+    with pytest.raises(ValueError, match=r"mmmoco.pth has no module.encoder_q.\* keys; "
+                       r"expected a facebookresearch/moco checkpoint, found the prefixes "
+                       r"\['backbone', 'head', 'momentum_backbone'"):
+        official_tool.convert_official_moco(state_dict, source='mmmoco.pth')
+
+
+# ---------------------------------------------------------------- to_detectron2
+
+
+def test_detectron2_keys_and_values(moco50):
+    state_dict, _ = moco50
+    weights = detectron2_tool.resnet_weights(dict(state_dict=state_dict), 'moco.pth')
+    converted = detectron2_tool.convert_to_detectron2(weights)
+    assert converted['__author__'] == 'MOCO' and converted['matching_heuristics'] is True
+    model = converted['model']
+    expected = {
+        'stem.conv1.weight': 'backbone.conv1.weight',
+        'stem.conv1.norm.running_var': 'backbone.bn1.running_var',
+        'res2.0.conv1.norm.running_mean': 'backbone.layer1.0.bn1.running_mean',
+        'res2.0.shortcut.weight': 'backbone.layer1.0.downsample.0.weight',
+        'res2.0.shortcut.norm.weight': 'backbone.layer1.0.downsample.1.weight',
+        'res5.2.conv3.weight': 'backbone.layer4.2.conv3.weight',
+        'res5.2.conv3.norm.bias': 'backbone.layer4.2.bn3.bias',
+    }
+    for new, old in expected.items():
+        assert torch.equal(torch.from_numpy(model[new]), state_dict[old]), new
+    tensors = [k for k in weights if not k.endswith('num_batches_tracked')]
+    assert len(model) == len(tensors) == 267
+    assert not any('num_batches_tracked' in key for key in model)
+
+
+def test_detectron2_converter_refuses_non_resnet_input():
+    with pytest.raises(ValueError, match=r"x.pth holds no ResNet weights.*\['encoder'\]"):
+        detectron2_tool.resnet_weights({'encoder.conv1.weight': torch.zeros(1)}, 'x.pth')
+    with pytest.raises(ValueError, match=r"x.pth lacks the ResNet keys \['layer4.0.conv1"):
+        detectron2_tool.resnet_weights(
+            {'backbone.' + k: torch.zeros(1) for k in detectron2_tool.REQUIRED_KEYS[:-1]},
+            'x.pth')
+    with pytest.raises(ValueError, match=r"x.pth: 2 keys are not ResNet backbone keys, "
+                       r"e.g. \['fc.weight', 'fc.bias'\]"):
+        detectron2_tool.convert_to_detectron2(torchvision.models.resnet18().state_dict(),
+                                              'x.pth')
+
+
+def test_extract_then_detectron2_command_lines(moco50, tmp_path):
+    state_dict, path = moco50
+    backbone = str(tmp_path / 'r50.pth')
+    assert f'wrote 320 tensors to {backbone}' in run_cli('extract_backbone.py', path, backbone)
+    pkl = str(tmp_path / 'r50.pkl')
+    assert f'wrote 267 arrays to {pkl}' in run_cli('to_detectron2.py', backbone, pkl)
+    with open(pkl, 'rb') as file:
+        converted = pickle.load(file)  # our own output: numpy arrays only
+    assert torch.equal(torch.from_numpy(converted['model']['res4.5.conv2.norm.weight']),
+                       state_dict['backbone.layer3.5.bn2.weight'])
+
+
+# ---------------------------------------------------------------- mmdet
+
+
+def test_extracted_backbone_loads_into_mmdet_resnet50(moco50):
+    pytest.importorskip('mmdet')
+    from mmdet.models.backbones import ResNet
+    state_dict, _ = moco50
+    weights = extract_tool.extract_backbone(state_dict)
+    result = ResNet(depth=50).load_state_dict(weights, strict=True)
+    assert result.missing_keys == [] and result.unexpected_keys == []

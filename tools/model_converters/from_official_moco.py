@@ -1,0 +1,201 @@
+#!/usr/bin/env python
+"""Convert a facebookresearch/moco (MoCo v1/v2) checkpoint to an mmmoco checkpoint.
+
+Key mapping (``<rest>`` is a torchvision ResNet key)::
+
+    module.encoder_q.<rest>          -> backbone.<rest>
+    module.encoder_q.fc.{0,2}.<p>    -> neck.mlp.{0,2}.<p>      (v2 MLP head, MLPNeck)
+    module.encoder_q.fc.<p>          -> neck.fc.<p>             (v1 linear head, LinearNeck)
+    module.encoder_k.*               -> momentum_backbone.* / momentum_neck.*, likewise
+    module.queue      (dim, K)       -> head.queue (K, dim)
+    module.queue_ptr  (1,)           -> head.queue_ptr ()
+
+The output holds ``state_dict`` and ``meta`` (``epoch``, ``arch``, ``source``); it loads into
+a MoCo model of the same architecture with ``strict=True`` (or via ``load_from``). The
+optimizer state is not converted: training cannot resume from it with the same momentum
+buffers.
+"""
+import argparse
+import re
+import sys
+from collections import OrderedDict
+from typing import Callable, Dict, Tuple
+
+import torch
+
+from extract_backbone import (OFFICIAL_MOCO_PREFIX, check_output_path, save_checkpoint,
+                              state_dict_of, top_level_prefixes)
+from mmmoco.utils import load_checkpoint_file
+
+#: Official encoder prefix -> (mmmoco backbone prefix, mmmoco neck prefix).
+ENCODERS: Dict[str, Tuple[str, str]] = {
+    OFFICIAL_MOCO_PREFIX: ('backbone.', 'neck.'),
+    'module.encoder_k.': ('momentum_backbone.', 'momentum_neck.'),
+}
+
+#: Official projection head key (after ``fc.``) -> MLPNeck / LinearNeck key.
+PROJECTION_KEY = re.compile(r'fc\.(?:(?P<layer>[02])\.)?(?P<param>weight|bias)')
+
+
+def projection_key(name: str, neck_prefix: str) -> str:
+    """The mmmoco neck key of an official projection head key.
+
+    Args:
+        name: The key inside the encoder, starting with ``fc.``.
+        neck_prefix: ``neck.`` or ``momentum_neck.``.
+
+    Returns:
+        ``<neck>.mlp.{0,2}.<param>`` for the v2 MLP, ``<neck>.fc.<param>`` for the v1 linear.
+
+    Raises:
+        ValueError: For any other ``fc`` key.
+    """
+    match = PROJECTION_KEY.fullmatch(name)
+    if match is None:
+        raise ValueError(f'unexpected projection head key fc{name[2:]!r}; expected fc.weight/'
+                         'fc.bias (MoCo v1) or fc.0.* and fc.2.* (MoCo v2 MLP)')
+    if match['layer'] is None:
+        return f"{neck_prefix}fc.{match['param']}"
+    return f"{neck_prefix}mlp.{match['layer']}.{match['param']}"
+
+
+def encoder_key(key: str) -> str:
+    """The mmmoco key of an official encoder key.
+
+    Args:
+        key: A key starting with ``module.encoder_q.`` or ``module.encoder_k.``.
+
+    Returns:
+        The backbone or neck key of the matching mmmoco module.
+
+    Raises:
+        ValueError: If ``key`` belongs to no official encoder, or to an unknown head layer.
+    """
+    for official, (backbone_prefix, neck_prefix) in ENCODERS.items():
+        if key.startswith(official):
+            name = key[len(official):]
+            if name.startswith('fc.'):
+                return projection_key(name, neck_prefix)
+            return backbone_prefix + name
+    raise ValueError(f'unexpected key {key!r}; expected module.encoder_q.*, '
+                     'module.encoder_k.*, module.queue or module.queue_ptr')
+
+
+def transpose_queue(queue: torch.Tensor) -> torch.Tensor:
+    """The official (dim, K) queue as mmmoco's (K, dim) queue.
+
+    Args:
+        queue: The official queue, one key per column.
+
+    Returns:
+        The queue with one key per row.
+
+    Raises:
+        ValueError: If the queue is not 2-D.
+    """
+    if queue.dim() != 2:
+        raise ValueError(f'module.queue has shape {tuple(queue.shape)}, expected (dim, K)')
+    return queue.t().contiguous()
+
+
+def scalar_pointer(pointer: torch.Tensor) -> torch.Tensor:
+    """The official (1,) queue pointer as mmmoco's 0-d long tensor.
+
+    Args:
+        pointer: The official pointer.
+
+    Returns:
+        The pointer as a 0-d ``torch.long`` tensor.
+
+    Raises:
+        ValueError: If the pointer does not hold exactly one value.
+    """
+    if pointer.numel() != 1:
+        raise ValueError(f'module.queue_ptr has shape {tuple(pointer.shape)}, expected (1,)')
+    return pointer.reshape(()).long()
+
+
+#: Official queue buffers -> (mmmoco key, conversion).
+QUEUE_BUFFERS: Dict[str, Tuple[str, Callable[[torch.Tensor], torch.Tensor]]] = {
+    'module.queue': ('head.queue', transpose_queue),
+    'module.queue_ptr': ('head.queue_ptr', scalar_pointer),
+}
+
+
+def convert_official_moco(state_dict: Dict[str, torch.Tensor],
+                          source: str = 'the state dict') -> 'OrderedDict[str, torch.Tensor]':
+    """Convert the state dict of an official MoCo v1/v2 model to mmmoco's MoCo keys.
+
+    Args:
+        state_dict: The official checkpoint's ``state_dict``.
+        source: Name of the input in error messages (usually its path).
+
+    Returns:
+        The mmmoco state dict (see the module docstring for the mapping).
+
+    Raises:
+        ValueError: If the input has no ``module.encoder_q.`` keys, or has keys or buffer
+            shapes outside the official MoCo v1/v2 layout.
+    """
+    if not any(key.startswith(OFFICIAL_MOCO_PREFIX) for key in state_dict):
+        raise ValueError(f'{source} has no {OFFICIAL_MOCO_PREFIX}* keys; expected a '
+                         'facebookresearch/moco checkpoint, found the prefixes '
+                         f'{top_level_prefixes(list(state_dict))}')
+    converted = OrderedDict()
+    try:
+        for key, value in state_dict.items():
+            if key in QUEUE_BUFFERS:
+                new_key, convert = QUEUE_BUFFERS[key]
+                converted[new_key] = convert(value)
+            else:
+                converted[encoder_key(key)] = value
+    except ValueError as error:
+        raise ValueError(f'{source}: {error}') from error
+    return converted
+
+
+def official_meta(checkpoint: dict, source: str) -> dict:
+    """The ``meta`` of a converted checkpoint.
+
+    Args:
+        checkpoint: The loaded official checkpoint.
+        source: Its path.
+
+    Returns:
+        ``source`` and, where present, the official ``epoch`` (epochs finished, as in
+        mmengine's meta) and ``arch``.
+    """
+    return dict(source=source, **{key: checkpoint[key] for key in ('epoch', 'arch')
+                                  if key in checkpoint})
+
+
+def parse_args() -> argparse.Namespace:
+    """Parse the command line.
+
+    Returns:
+        The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(
+        description='Convert a facebookresearch/moco checkpoint to an mmmoco checkpoint')
+    parser.add_argument('input', help='official MoCo v1/v2 checkpoint (checkpoint_XXXX.pth.tar)')
+    parser.add_argument('output', help='where to write the mmmoco checkpoint (.pth)')
+    parser.add_argument('--force', action='store_true', help='replace an existing output')
+    return parser.parse_args()
+
+
+def main() -> None:
+    """Command-line entry point."""
+    args = parse_args()
+    try:
+        check_output_path(args.output, args.force)
+        checkpoint = load_checkpoint_file(args.input)
+        state_dict = convert_official_moco(state_dict_of(checkpoint, args.input), args.input)
+        save_checkpoint(dict(meta=official_meta(checkpoint, args.input), state_dict=state_dict),
+                        args.output, args.force)
+    except (OSError, ValueError) as error:
+        sys.exit(f'error: {error}')
+    print(f'wrote {len(state_dict)} tensors to {args.output}')
+
+
+if __name__ == '__main__':
+    main()
