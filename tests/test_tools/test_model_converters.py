@@ -137,7 +137,7 @@ def test_cli_refuses_to_overwrite_without_force(moco18_checkpoint, tmp_path, mon
     assert files_in(str(tmp_path)) == ['r18.pth']
 
     run_main(extract_tool, monkeypatch, moco18_checkpoint, str(output), '--force')
-    assert 'wrote 122 tensors' in capsys.readouterr().out
+    assert 'wrote 120 tensors' in capsys.readouterr().out
     saved = load_checkpoint_file(str(output))
     assert saved['meta'] == dict(source=moco18_checkpoint, prefix='backbone.', epoch=1, iter=5)
     assert files_in(str(tmp_path)) == ['r18.pth']
@@ -228,7 +228,7 @@ def test_detectron2_keys_and_values(moco50):
     for new, old in expected.items():
         assert torch.equal(torch.from_numpy(model[new]), state_dict[old]), new
     tensors = [k for k in weights if not k.endswith('num_batches_tracked')]
-    assert len(model) == len(tensors) == 267
+    assert len(model) == len(tensors) == 265
     assert not any('num_batches_tracked' in key for key in model)
 
 
@@ -248,9 +248,9 @@ def test_detectron2_converter_refuses_non_resnet_input():
 def test_extract_then_detectron2_command_lines(moco50, tmp_path):
     state_dict, path = moco50
     backbone = str(tmp_path / 'r50.pth')
-    assert f'wrote 320 tensors to {backbone}' in run_cli('extract_backbone.py', path, backbone)
+    assert f'wrote 318 tensors to {backbone}' in run_cli('extract_backbone.py', path, backbone)
     pkl = str(tmp_path / 'r50.pkl')
-    assert f'wrote 267 arrays to {pkl}' in run_cli('to_detectron2.py', backbone, pkl)
+    assert f'wrote 265 arrays to {pkl}' in run_cli('to_detectron2.py', backbone, pkl)
     with open(pkl, 'rb') as file:
         converted = pickle.load(file)  # our own output: numpy arrays only
     assert torch.equal(torch.from_numpy(converted['model']['res4.5.conv2.norm.weight']),

@@ -33,7 +33,7 @@ ENCODERS: Dict[str, Tuple[str, str]] = {
     'module.encoder_k.': ('momentum_backbone.', 'momentum_neck.'),
 }
 
-#: Official projection head key (after ``fc.``) -> MLPNeck / LinearNeck key.
+#: An official projection head key inside an encoder (``fc.*``), for MLPNeck or LinearNeck.
 PROJECTION_KEY = re.compile(r'fc\.(?:(?P<layer>[02])\.)?(?P<param>weight|bias)')
 
 
@@ -52,7 +52,7 @@ def projection_key(name: str, neck_prefix: str) -> str:
     """
     match = PROJECTION_KEY.fullmatch(name)
     if match is None:
-        raise ValueError(f'unexpected projection head key fc{name[2:]!r}; expected fc.weight/'
+        raise ValueError(f'unexpected projection head key {name!r}; expected fc.weight/'
                          'fc.bias (MoCo v1) or fc.0.* and fc.2.* (MoCo v2 MLP)')
     if match['layer'] is None:
         return f"{neck_prefix}fc.{match['param']}"

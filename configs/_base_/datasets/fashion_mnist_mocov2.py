@@ -1,7 +1,7 @@
 # Fashion-MNIST written as an ImageNet-style folder by
 # tools/dataset_converters/prepare_fashion_mnist.py (28x28 grayscale, loaded as 3-channel RGB).
-# MoCo v2 augmentation scaled to 28 px: the blur sigma range shrinks with the image.
-dataset_type = 'ImageFolderDataset'
+# The ImageNet MoCo v2 loader with the augmentation scaled to 28 px (smaller blur sigmas).
+_base_ = './imagenet_mocov2.py'
 data_root = 'data/fashion_mnist/'
 
 view_pipeline = [
@@ -19,11 +19,7 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=128,
     num_workers=2,
-    persistent_workers=False,
-    drop_last=True,
-    worker_init_fn=dict(type='mmmoco.worker_init_from_torch_seed'),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    collate_fn=dict(type='default_collate'),
-    dataset=dict(type=dataset_type, data_root=data_root, ann_file='meta/train.txt',
-                 data_prefix='', pipeline=train_pipeline),
+    pin_memory=False,
+    dataset=dict(data_root=data_root, ann_file='meta/train.txt', data_prefix='',
+                 pipeline=train_pipeline),
 )
