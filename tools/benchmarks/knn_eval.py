@@ -45,13 +45,14 @@ def main() -> None:
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    seed = cfg.get('randomness', {}).get('seed') or 0
+    torch.manual_seed(seed)  # a reproducible random-init baseline
     backbone = MODELS.build(cfg.model.backbone)
     backbone.init_weights()
     if args.pretrain:
         load_pretrained_backbone(backbone, args.pretrain)
     backbone.to(device).eval()
     preprocessor = MODELS.build(cfg.model.data_preprocessor).to(device)
-    seed = cfg.get('randomness', {}).get('seed', 0)
     bank = extract_features(backbone, preprocessor, Runner.build_dataloader(
         cfg.train_dataloader, seed=seed))
     query = extract_features(backbone, preprocessor, Runner.build_dataloader(

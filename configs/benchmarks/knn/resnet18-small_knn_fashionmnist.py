@@ -1,5 +1,5 @@
 # Weighted kNN on Fashion-MNIST (train split as the bank, test split as queries) for the
-# small-stem ResNet-18 of configs/mocov2_r18-small_1xb128-coslr-20e_fashionmnist.py.
+# small-stem ResNet-18 of configs/mocov2_r18-small_1xb128-coslr-10e_fashionmnist.py.
 _base_ = './resnet50_knn_imagenet.py'
 model = dict(backbone=dict(depth=18, small_stem=True))
 test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]

@@ -17,10 +17,10 @@ model = dict(
 )
 optim_wrapper = dict(optimizer=dict(lr=0.06, weight_decay=5e-4))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', by_epoch=True, T_max=20, begin=0, end=20,
+    dict(type='CosineAnnealingLR', by_epoch=True, T_max=10, begin=0, end=10,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=20)
+train_cfg = dict(max_epochs=10)
 default_hooks = dict(checkpoint=dict(interval=5), logger=dict(interval=20))
 custom_hooks = [
     dict(type='MomentumUpdateHook', momentum=0.99),
