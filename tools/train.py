@@ -4,6 +4,7 @@ import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 
 from mmmoco.registry import RUNNERS
@@ -24,7 +25,7 @@ def parse_args() -> argparse.Namespace:
                         help='resume from the given checkpoint, or without a path from the '
                         'latest checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true',
-                        help='mixed precision (fp16 on CUDA, bf16 on CPU)')
+                        help='fp16 mixed precision with dynamic loss scaling (CUDA only)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate linearly with the total batch size')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -55,6 +56,8 @@ def build_config(args: argparse.Namespace) -> Config:
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
     if args.amp:
+        if not torch.cuda.is_available():
+            raise SystemExit('--amp needs CUDA: mmengine\'s AmpOptimWrapper runs on GPUs only')
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:

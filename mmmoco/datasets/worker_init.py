@@ -1,4 +1,5 @@
 """Seed the augmentation RNGs of a dataloader worker from torch's per-worker seed."""
+import os
 import random
 
 import numpy as np
@@ -13,12 +14,14 @@ def worker_init_from_torch_seed(worker_id: int) -> None:
 
     torch gives each worker the seed ``base_seed + worker_id``, with ``base_seed`` drawn from
     the main process's torch RNG every epoch, so augmentations differ per worker and epoch and
-    are fixed by the main-process torch RNG state (which checkpoints save). Use it as
-    ``worker_init_fn=dict(type='worker_init_from_torch_seed')``.
+    are fixed by the main-process torch RNG state (which checkpoints save). The process's
+    ``RANK`` is mixed in, so ranks whose torch generators agree still augment differently.
+    Use it as ``worker_init_fn=dict(type='mmmoco.worker_init_from_torch_seed')``.
 
     Args:
         worker_id: The worker index (already part of torch's per-worker seed).
     """
-    seed = torch.initial_seed()
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
+    rank = int(os.environ.get('RANK', 0))
+    seed = np.random.SeedSequence([torch.initial_seed() % 2**63, rank])
+    np.random.seed(seed.generate_state(1)[0])
+    random.seed(int(seed.generate_state(2, np.uint64)[1]))

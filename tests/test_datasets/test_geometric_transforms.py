@@ -27,7 +27,16 @@ def test_full_scale_square_crop_equals_plain_resize():
     img = _image(40, 40)
     out = RandomResizedCrop(16, scale=(1, 1), ratio=(1, 1), interpolation='bicubic')(
         dict(img=img))['img']
-    np.testing.assert_array_equal(out, cv2.resize(img, (16, 16), interpolation=cv2.INTER_CUBIC))
+    # shrinking: area averaging (anti-aliased, like PIL), not the plain cubic kernel
+    np.testing.assert_array_equal(out, cv2.resize(img, (16, 16), interpolation=cv2.INTER_AREA))
+
+
+def test_shrinking_anti_aliases_a_checkerboard():
+    board = ((np.indices((96, 96)).sum(0) % 2) * 255).astype(np.uint8)
+    img = np.repeat(board[..., None], 3, axis=2)
+    out = RandomResizedCrop(32, scale=(1, 1), ratio=(1, 1))(dict(img=img))['img']
+    # a 1-px checkerboard shrunk 3x is mid-grey everywhere when filtered properly
+    assert np.abs(out.astype(int) - 127).max() <= 45
 
 
 def test_fallback_is_central_crop_with_clamped_ratio():

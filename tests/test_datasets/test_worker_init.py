@@ -46,3 +46,10 @@ def test_workers_differ_per_epoch_and_follow_main_torch_rng():
     assert _epoch(loader) == first
     assert first != second
     assert first[0] != first[1]  # the two workers draw differently
+
+
+def test_ranks_with_the_same_torch_seed_draw_differently(monkeypatch):
+    monkeypatch.setenv('RANK', '0')
+    rank0 = _draws_after_seeding(7)
+    monkeypatch.setenv('RANK', '1')
+    assert _draws_after_seeding(7) != rank0

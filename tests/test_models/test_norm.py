@@ -53,3 +53,8 @@ def test_build_norm_layer_and_conversion():
     weight = model[1].weight
     converted = convert_to_split_bn(model, 4)
     assert isinstance(converted[1], SplitBatchNorm2d) and converted[1].weight is weight
+
+
+def test_syncbn_is_converted_too_on_a_single_device():
+    model = nn.Sequential(nn.Conv2d(3, 3, 1), nn.SyncBatchNorm(3))
+    assert isinstance(convert_to_split_bn(model, 2)[1], SplitBatchNorm2d)

@@ -24,9 +24,14 @@ def _check_interpolation(owner: str, interpolation: str) -> str:
 
 
 def _resize(img: np.ndarray, height: int, width: int, interpolation: str) -> np.ndarray:
+    """Resize with cv2; shrinking with bilinear/bicubic uses area averaging, which
+    anti-aliases like PIL's filters (cv2's linear kernel alone would alias)."""
     if img.shape[:2] == (height, width):
         return np.ascontiguousarray(img)
-    return cv2.resize(img, (width, height), interpolation=_INTERPOLATIONS[interpolation])
+    flag = _INTERPOLATIONS[interpolation]
+    if interpolation != 'nearest' and height <= img.shape[0] and width <= img.shape[1]:
+        flag = cv2.INTER_AREA
+    return cv2.resize(img, (width, height), interpolation=flag)
 
 
 @TRANSFORMS.register_module()

@@ -4,6 +4,7 @@ from typing import Optional
 
 import numpy as np
 import torch
+from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 
 from mmmoco.registry import HOOKS
@@ -38,10 +39,12 @@ def restore_random_state(state: dict) -> None:
     """
     random.setstate(state['python'])
     kind, keys, pos, has_gauss, cached = state['numpy']
-    np.random.set_state((kind, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state['torch'])
+    np.random.set_state((kind, keys.cpu().numpy().astype(np.uint32), pos, has_gauss, cached))
+    # resume may have mapped the checkpoint onto the GPU; generator states live on the CPU
+    torch.set_rng_state(state['torch'].cpu())
     if 'cuda' in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state['cuda'])
+        cuda_states = state['cuda'][:torch.cuda.device_count()]
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda_states])
 
 
 @HOOKS.register_module()
@@ -50,9 +53,10 @@ class RandomStateHook(Hook):
 
     mmengine resumes weights, optimizer, schedulers and counters but not the random state:
     after a resume the data augmentation, the data order (when no seed is configured) and
-    Shuffle BN's permutations would differ from the uninterrupted run. This hook stores them in
-    ``checkpoint['random_state']`` and restores them just before training restarts (after
-    mmengine's own re-seeding on resume, hence the lowest priority).
+    Shuffle BN's permutations would differ from the uninterrupted run. This hook stores every
+    rank's generators (gathered to the saving rank) in ``checkpoint['random_state']`` and
+    restores each rank's own just before training restarts (after mmengine's own re-seeding on
+    resume, hence the lowest priority).
     """
 
     priority = 'LOWEST'
@@ -67,11 +71,10 @@ class RandomStateHook(Hook):
             runner: The mmengine runner.
             checkpoint: The checkpoint dict.
         """
-        state = capture_random_state()
         sampler = getattr(runner.train_dataloader, 'sampler', None)
-        if getattr(sampler, 'seed', None) is not None:
-            state['sampler_seed'] = int(sampler.seed)
-        checkpoint['random_state'] = state
+        checkpoint['random_state'] = dict(
+            ranks=all_gather_object(capture_random_state()),
+            sampler_seed=getattr(sampler, 'seed', None))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep the loaded random state until training restarts.
@@ -94,8 +97,18 @@ class RandomStateHook(Hook):
         if self._pending is None or runner.iter == 0:
             self._pending = None
             return
-        restore_random_state(self._pending)
+        ranks = self._pending['ranks']
+        rank, world_size = get_dist_info()
+        if len(ranks) != world_size:
+            runner.logger.warning(
+                f'RandomStateHook: the checkpoint holds the random state of {len(ranks)} '
+                f'ranks, this run has {world_size}; every rank restores rank 0\'s state '
+                'offset by its rank, so the resumed run is not bit-identical')
+            restore_random_state(ranks[0])
+            torch.manual_seed(torch.initial_seed() + rank)
+        else:
+            restore_random_state(ranks[rank])
         sampler = getattr(runner.train_dataloader, 'sampler', None)
-        if 'sampler_seed' in self._pending and hasattr(sampler, 'seed'):
+        if self._pending['sampler_seed'] is not None and hasattr(sampler, 'seed'):
             sampler.seed = self._pending['sampler_seed']
         self._pending = None

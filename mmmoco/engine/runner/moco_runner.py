@@ -42,11 +42,9 @@ class MoCoRunner(Runner):
             The (possibly wrapped) model.
         """
         if self.distributed and not torch.cuda.is_available():
-            model_wrapper_cfg = dict(type='MMDistributedDataParallel', broadcast_buffers=False,
-                                     find_unused_parameters=self.cfg.get(
-                                         'find_unused_parameters', False),
-                                     **(model_wrapper_cfg or {}))
-            model_wrapper_cfg['device_ids'] = None
+            defaults = dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                            find_unused_parameters=self.cfg.get('find_unused_parameters', False))
+            model_wrapper_cfg = {**defaults, **(model_wrapper_cfg or {}), 'device_ids': None}
         return super().wrap_model(model_wrapper_cfg, model)
 
     def load_checkpoint(self, filename: str, *args, **kwargs):

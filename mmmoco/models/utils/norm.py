@@ -107,7 +107,8 @@ def build_norm_layer(cfg: Dict, num_features: int) -> nn.Module:
 
 
 def convert_to_split_bn(module: nn.Module, num_splits: int) -> nn.Module:
-    """Replace every plain ``BatchNorm2d`` in ``module`` by a :class:`SplitBatchNorm2d`.
+    """Replace every ``BatchNorm2d`` and ``SyncBatchNorm`` in ``module`` by a
+    :class:`SplitBatchNorm2d` (SyncBN cannot decouple statistics on a single device).
 
     Parameters and buffers are kept (the same tensors), so the state dict is unchanged.
 
@@ -118,7 +119,7 @@ def convert_to_split_bn(module: nn.Module, num_splits: int) -> nn.Module:
     Returns:
         The converted module.
     """
-    if type(module) is nn.BatchNorm2d:
+    if type(module) in (nn.BatchNorm2d, nn.SyncBatchNorm):
         split = SplitBatchNorm2d(module.num_features, num_splits, eps=module.eps,
                                  momentum=module.momentum, affine=module.affine,
                                  track_running_stats=module.track_running_stats)
