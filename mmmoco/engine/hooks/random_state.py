@@ -4,7 +4,6 @@ from typing import Optional
 
 import numpy as np
 import torch
-from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.hooks import Hook
 
 from mmmoco.registry import HOOKS
@@ -53,10 +52,16 @@ class RandomStateHook(Hook):
 
     mmengine resumes weights, optimizer, schedulers and counters but not the random state:
     after a resume the data augmentation, the data order (when no seed is configured) and
-    Shuffle BN's permutations would differ from the uninterrupted run. This hook stores every
-    rank's generators (gathered to the saving rank) in ``checkpoint['random_state']`` and
-    restores each rank's own just before training restarts (after mmengine's own re-seeding on
-    resume, hence the lowest priority).
+    Shuffle BN's permutations would differ from the uninterrupted run. This hook stores them in
+    ``checkpoint['random_state']`` and restores them just before training restarts (after
+    mmengine's own re-seeding on resume, hence the lowest priority).
+
+    Checkpoints are written by rank 0 only, so this is rank 0's state. With mmengine's default
+    ``randomness.diff_rank_seed=False`` every rank's generators are seeded alike and drawn
+    alike (Shuffle BN's permutation, the loader's base seed), so rank 0's state is every
+    rank's; data workers still augment differently per rank (``worker_init_from_torch_seed``
+    mixes in the rank). With ``diff_rank_seed=True`` the other ranks resume from rank 0's
+    state and the resumed run is no longer bit-identical.
     """
 
     priority = 'LOWEST'
@@ -72,9 +77,8 @@ class RandomStateHook(Hook):
             checkpoint: The checkpoint dict.
         """
         sampler = getattr(runner.train_dataloader, 'sampler', None)
-        checkpoint['random_state'] = dict(
-            ranks=all_gather_object(capture_random_state()),
-            sampler_seed=getattr(sampler, 'seed', None))
+        checkpoint['random_state'] = dict(generators=capture_random_state(),
+                                          sampler_seed=getattr(sampler, 'seed', None))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep the loaded random state until training restarts.
@@ -97,17 +101,7 @@ class RandomStateHook(Hook):
         if self._pending is None or runner.iter == 0:
             self._pending = None
             return
-        ranks = self._pending['ranks']
-        rank, world_size = get_dist_info()
-        if len(ranks) != world_size:
-            runner.logger.warning(
-                f'RandomStateHook: the checkpoint holds the random state of {len(ranks)} '
-                f'ranks, this run has {world_size}; every rank restores rank 0\'s state '
-                'offset by its rank, so the resumed run is not bit-identical')
-            restore_random_state(ranks[0])
-            torch.manual_seed(torch.initial_seed() + rank)
-        else:
-            restore_random_state(ranks[rank])
+        restore_random_state(self._pending['generators'])
         sampler = getattr(runner.train_dataloader, 'sampler', None)
         if self._pending['sampler_seed'] is not None and hasattr(sampler, 'seed'):
             sampler.seed = self._pending['sampler_seed']
