@@ -45,5 +45,5 @@ OPTIM_WRAPPER_CONSTRUCTORS = Registry('optimizer wrapper constructor',
 PARAM_SCHEDULERS = Registry('parameter scheduler', parent=MMENGINE_PARAM_SCHEDULERS,
                             locations=['mmmoco.engine'])
 
-METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mmmoco.engine'])
-EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['mmmoco.engine'])
+METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mmmoco.evaluation'])
+EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['mmmoco.evaluation'])

@@ -11,6 +11,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     """
     import mmmoco.datasets  # noqa: F401
     import mmmoco.engine  # noqa: F401
+    import mmmoco.evaluation  # noqa: F401
     import mmmoco.models  # noqa: F401
     if init_default_scope and DefaultScope.get_current_instance() is None:
         DefaultScope.get_instance('mmmoco', scope_name='mmmoco')

@@ -137,3 +137,28 @@ def test_knn_eval_of_a_pretraining_checkpoint(sample_imagenet, two_epoch_run, tm
                              *options], cwd=ROOT, capture_output=True, text=True,
                             env=dict(os.environ, PYTHONPATH=ROOT, PYTHON=sys.executable))
     assert result.returncode != 0 and 'does not match the backbone' in result.stderr
+
+
+def test_linear_eval_from_a_pretraining_checkpoint(sample_imagenet, two_epoch_run, tmp_path):
+    """linear_eval.sh: the ImageNet protocol config, shrunk, on the 20 real images."""
+    config = osp.join(ROOT, 'configs', 'benchmarks', 'linear_eval',
+                      'resnet50_linear-8xb32-steplr-100e_imagenet.py')
+    pretrain = osp.join(two_epoch_run, 'epoch_2.pth')
+    loader = ['data_root=' + sample_imagenet, 'data_prefix=', 'ann_file=meta/train.txt']
+    out = run(['bash', 'tools/benchmarks/linear_eval.sh', config, pretrain, '1',
+               '--work-dir', str(tmp_path), '--cfg-options', 'model.num_classes=20',
+               'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+               'train_dataloader.batch_size=10', 'val_dataloader.batch_size=10',
+               'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
+               'train_dataloader.pin_memory=False', 'default_hooks.checkpoint.interval=2',
+               *[f'{split}_dataloader.dataset.{kv}' for split in ('train', 'val')
+                 for kv in loader],
+               'train_dataloader.dataset.pipeline.1.size=64',
+               'val_dataloader.dataset.pipeline.1.size=72',
+               'val_dataloader.dataset.pipeline.2.size=64'])
+    assert 'accuracy/top1' in out and 'accuracy/top5' in out
+    ckpt = load_checkpoint_file(osp.join(str(tmp_path), 'epoch_2.pth'))['state_dict']
+    pretrained = state(pretrain)
+    for key, value in ckpt.items():
+        if key.startswith('backbone.'):
+            assert torch.equal(value, pretrained[key]), key  # frozen, BN stats included

@@ -1,4 +1,5 @@
-"""Self-supervised algorithms."""
+"""Algorithms: MoCo pretraining and the classifier used to evaluate it."""
+from .classifier import ImageClassifier
 from .moco import MoCo
 
-__all__ = ['MoCo']
+__all__ = ['ImageClassifier', 'MoCo']

@@ -1,0 +1,28 @@
+# Linear evaluation on Fashion-MNIST for the small-stem ResNet-18 of
+# configs/mocov2_r18-small_1xb128-coslr-10e_fashionmnist.py: frozen backbone, one fc layer,
+# random crops (scale 0.5-1) + flip for training, the full 28 px image for testing.
+_base_ = './resnet50_linear-8xb32-steplr-100e_imagenet.py'
+data_root = 'data/fashion_mnist/'
+model = dict(backbone=dict(depth=18, small_stem=True), in_channels=512, num_classes=10)
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop', size=28, scale=(0.5, 1.0)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackInputs'),
+]
+test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+train_dataloader = dict(
+    batch_size=256, num_workers=2, pin_memory=False,
+    dataset=dict(data_root=data_root, data_prefix='', pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=256, num_workers=2,
+    dataset=dict(data_root=data_root, data_prefix='', pipeline=test_pipeline))
+test_dataloader = val_dataloader
+optim_wrapper = dict(optimizer=dict(lr=10.0))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', by_epoch=True, T_max=30, begin=0, end=30,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=30, val_interval=30)
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=30))
+auto_scale_lr = dict(base_batch_size=256)

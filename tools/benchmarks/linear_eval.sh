@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Linear evaluation of a pretrained backbone (frozen, BN in eval mode, one fc layer):
+#   tools/benchmarks/linear_eval.sh CONFIG PRETRAIN GPUS [train.py args]
+# PRETRAIN: an mmmoco training checkpoint or an extracted backbone; every backbone weight must
+# be present and used, or the run stops with the offending keys. GPUS=1 runs one process;
+# more run under torchrun (gloo on CPU-only machines). Work dir default:
+# work_dirs/linear_eval/<config name>.
+set -euo pipefail
+CONFIG=$1
+PRETRAIN=$2
+GPUS=$3
+shift 3
+[ -f "$PRETRAIN" ] || { echo "linear_eval.sh: pretrain checkpoint '$PRETRAIN' not found" >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+PYTHON=${PYTHON:-python}
+export PYTHONPATH="$here/../..${PYTHONPATH:+:$PYTHONPATH}"
+name=$(basename "$CONFIG" .py)
+args=(--work-dir "work_dirs/linear_eval/$name" "$@" --cfg-options "model.pretrained=$PRETRAIN")
+if [ "$GPUS" -le 1 ]; then
+  exec "$PYTHON" "$here/../train.py" "$CONFIG" "${args[@]}"
+fi
+exec bash "$here/../dist_train.sh" "$CONFIG" "$GPUS" "${args[@]}"
