@@ -10,9 +10,8 @@ import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
 
-from mmmoco.evaluation import (extract_features, knn_class_scores, load_pretrained_backbone,
-                               topk_accuracy)
-from mmmoco.registry import MODELS
+from mmmoco.evaluation import extract_features, knn_class_scores, topk_accuracy
+from mmmoco.evaluation.frozen_backbone import build_frozen_backbone, config_seed
 from mmmoco.utils import register_all_modules
 from mmmoco.utils.distributed import get_rank
 
@@ -45,14 +44,8 @@ def main() -> None:
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    seed = cfg.get('randomness', {}).get('seed') or 0
-    torch.manual_seed(seed)  # a reproducible random-init baseline
-    backbone = MODELS.build(cfg.model.backbone)
-    backbone.init_weights()
-    if args.pretrain:
-        load_pretrained_backbone(backbone, args.pretrain)
-    backbone.to(device).eval()
-    preprocessor = MODELS.build(cfg.model.data_preprocessor).to(device)
+    backbone, preprocessor = build_frozen_backbone(cfg, args.pretrain, device)
+    seed = config_seed(cfg)
     bank = extract_features(backbone, preprocessor, Runner.build_dataloader(
         cfg.train_dataloader, seed=seed))
     query = extract_features(backbone, preprocessor, Runner.build_dataloader(

@@ -1,0 +1,55 @@
+#!/usr/bin/env python
+"""Evaluate a trained classifier checkpoint on the config's test split."""
+import argparse
+import json
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+from mmmoco.registry import RUNNERS
+from mmmoco.utils import register_all_modules
+
+
+def parse_args() -> argparse.Namespace:
+    """Parse the command line.
+
+    Returns:
+        The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint to evaluate')
+    parser.add_argument('--work-dir', help='where logs go (default: work_dirs/<config name>)')
+    parser.add_argument('--out', help='write the metrics to this json file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def main() -> None:
+    """Build the runner, load the checkpoint, run the test loop and report the metrics."""
+    args = parse_args()
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    cfg.setdefault('runner_type', 'MoCoRunner')
+    runner = RUNNERS.build(cfg)
+    metrics = runner.test()
+    if args.out and runner.rank == 0:
+        with open(args.out, 'w', encoding='utf-8') as f:
+            json.dump(metrics, f, indent=2)
+
+
+if __name__ == '__main__':
+    main()
