@@ -20,9 +20,9 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(lr=10.0))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', by_epoch=True, T_max=30, begin=0, end=30,
+    dict(type='CosineAnnealingLR', by_epoch=True, T_max=10, begin=0, end=10,
          convert_to_iter_based=True),
 ]
-train_cfg = dict(max_epochs=30, val_interval=30)
-default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=30))
+train_cfg = dict(max_epochs=10, val_interval=10)
+default_hooks = dict(logger=dict(interval=10), checkpoint=dict(interval=10))
 auto_scale_lr = dict(base_batch_size=256)
