@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Fine-tune an mmseg segmentor (configs/benchmarks/mmsegmentation) from a pretrained backbone:
+#   tools/benchmarks/mmsegmentation/train.sh CONFIG PRETRAIN GPUS [train.py args]
+# train.py args: --work-dir DIR, --cfg-options KEY=VALUE ..., --resume [CKPT], --amp (CUDA).
+# PRETRAIN: a backbone from tools/model_converters/extract_backbone.py, or an mmmoco training
+# checkpoint (its backbone. weights are used). The run stops before training, naming the keys,
+# if the file lacks any weight of the modules it initialises. GPUS=1 runs one process; more run
+# under torchrun, one process per GPU (gloo on CPU-only machines: GPUS is then the number of
+# processes). Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT as for tools/dist_train.sh.
+# Work dir default: work_dirs/mmsegmentation/<config name>.
+set -euo pipefail
+usage="usage: $0 CONFIG PRETRAIN GPUS [train.py args]"
+CONFIG=${1:?$usage}
+PRETRAIN=${2:?$usage}
+GPUS=${3:?$usage}
+shift 3
+[ -f "$PRETRAIN" ] || { echo "$0: pretrain checkpoint '$PRETRAIN' not found" >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+PYTHON=${PYTHON:-python}
+export PYTHONPATH="$here/../../..${PYTHONPATH:+:$PYTHONPATH}"
+if [ "$GPUS" -le 1 ]; then
+  exec "$PYTHON" "$here/train.py" "$CONFIG" "$PRETRAIN" "$@"
+fi
+# One thread per process unless the user says otherwise (as tools/dist_train.sh).
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+exec "$PYTHON" -m torch.distributed.run \
+  --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" --master_addr="${MASTER_ADDR:-127.0.0.1}" \
+  --nproc_per_node="$GPUS" --master_port="${PORT:-29500}" \
+  "$here/train.py" "$CONFIG" "$PRETRAIN" --launcher pytorch "$@"
