@@ -57,3 +57,12 @@ def test_predict_sets_scores_and_pretrained_mismatch_is_loud(tmp_path):
     torch.save({'state_dict': MODELS.build(dict(type='ResNet', depth=50)).state_dict()}, bad)
     with pytest.raises(ValueError, match='does not match the backbone'):
         _classifier(pretrained=str(bad))
+
+
+def test_feature_norm_standardises_pooled_features_in_the_head():
+    model = _classifier(feature_norm=True).train()
+    data = model.data_preprocessor(_batch(8), True)
+    feats = model.feature_norm(model.extract_feat(data['inputs']))
+    assert torch.allclose(feats.mean(0), torch.zeros(512), atol=1e-4)
+    assert not any(p.requires_grad for p in model.feature_norm.parameters())
+    assert model.feature_norm.training and not model.backbone.training

@@ -1,9 +1,12 @@
 # Linear evaluation on Fashion-MNIST for the small-stem ResNet-18 of
 # configs/mocov2_r18-small_1xb128-coslr-10e_fashionmnist.py: frozen backbone, one fc layer,
-# random crops (scale 0.5-1) + flip for training, the full 28 px image for testing.
+# random crops (scale 0.5-1) + flip for training, the full 28 px image for testing. The
+# pooled features are standardised (non-affine BN in the head), so one learning rate (0.1)
+# suits both a random-init and a pretrained backbone.
 _base_ = './resnet50_linear-8xb32-steplr-100e_imagenet.py'
 data_root = 'data/fashion_mnist/'
-model = dict(backbone=dict(depth=18, small_stem=True), in_channels=512, num_classes=10)
+model = dict(backbone=dict(depth=18, small_stem=True), in_channels=512, num_classes=10,
+             feature_norm=True)
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomResizedCrop', size=28, scale=(0.5, 1.0)),
@@ -18,7 +21,7 @@ val_dataloader = dict(
     batch_size=256, num_workers=2,
     dataset=dict(data_root=data_root, data_prefix='', pipeline=test_pipeline))
 test_dataloader = val_dataloader
-optim_wrapper = dict(optimizer=dict(lr=10.0))
+optim_wrapper = dict(optimizer=dict(lr=0.1))
 param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, T_max=10, begin=0, end=10,
          convert_to_iter_based=True),

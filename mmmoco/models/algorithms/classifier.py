@@ -28,13 +28,16 @@ class ImageClassifier(BaseModel):
         pretrained: Checkpoint (mmmoco training checkpoint or extracted backbone) loaded into
             the backbone by :meth:`init_weights`; every weight must match.
         freeze_backbone: Linear evaluation (True) or fine-tuning (False).
+        feature_norm: Standardise the pooled features with a non-affine BatchNorm1d (part of the
+            trained head, not the backbone) before the fc; makes the linear probe's learning
+            rate insensitive to the feature scale, as in MAE's linear probing.
         data_preprocessor: Data preprocessor config.
         init_cfg: mmengine init config.
     """
 
     def __init__(self, backbone: dict, num_classes: int, in_channels: int,
                  pretrained: Optional[str] = None, freeze_backbone: bool = True,
-                 data_preprocessor: Optional[dict] = None,
+                 feature_norm: bool = False, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='SelfSupDataPreprocessor')
@@ -42,6 +45,8 @@ class ImageClassifier(BaseModel):
         if num_classes < 2:
             raise ValueError(f'ImageClassifier needs num_classes >= 2, got {num_classes}')
         self.backbone = MODELS.build(backbone)
+        self.feature_norm = (nn.BatchNorm1d(in_channels, affine=False) if feature_norm
+                             else nn.Identity())
         self.fc = nn.Linear(in_channels, num_classes)
         self.pretrained = pretrained
         self.freeze_backbone = freeze_backbone
@@ -97,7 +102,7 @@ class ImageClassifier(BaseModel):
         Returns:
             The loss dict, the data samples, or the logits.
         """
-        logits = self.fc(self.extract_feat(inputs))
+        logits = self.fc(self.feature_norm(self.extract_feat(inputs)))
         if mode == 'tensor':
             return logits
         if mode == 'loss':
