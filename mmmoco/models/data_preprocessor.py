@@ -1,5 +1,5 @@
 """Data preprocessor: uint8 views from the data loader -> normalised float on the model's device."""
-from typing import List, Optional, Sequence, Union
+from typing import List, Sequence, Union
 
 import torch
 from mmengine.model import BaseDataPreprocessor

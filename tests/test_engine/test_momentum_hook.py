@@ -1,5 +1,4 @@
 """Momentum update: the EMA formula, the cosine schedule, and once per optimizer step."""
-import math
 from types import SimpleNamespace
 
 import pytest

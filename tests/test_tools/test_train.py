@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT, free_port
+from conftest import ROOT
 from mmmoco.utils import load_checkpoint_file
 
 CONFIG = osp.join(ROOT, 'configs', 'mocov2_r50_8xb32.py')

@@ -12,11 +12,6 @@ GPUS=$3
 shift 3
 [ -f "$PRETRAIN" ] || { echo "linear_eval.sh: pretrain checkpoint '$PRETRAIN' not found" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
-PYTHON=${PYTHON:-python}
-export PYTHONPATH="$here/../..${PYTHONPATH:+:$PYTHONPATH}"
 name=$(basename "$CONFIG" .py)
-args=(--work-dir "work_dirs/linear_eval/$name" "$@" --cfg-options "model.pretrained=$PRETRAIN")
-if [ "$GPUS" -le 1 ]; then
-  exec "$PYTHON" "$here/../train.py" "$CONFIG" "${args[@]}"
-fi
-exec bash "$here/../dist_train.sh" "$CONFIG" "$GPUS" "${args[@]}"
+exec bash "$here/../launch.sh" "$here/../train.py" "$GPUS" "$CONFIG" \
+  --work-dir "work_dirs/linear_eval/$name" "$@" --cfg-options "model.pretrained=$PRETRAIN"

@@ -17,7 +17,7 @@ import os.path as osp
 import sys
 import tempfile
 from collections import OrderedDict
-from typing import BinaryIO, Callable, Dict, List
+from typing import BinaryIO, Callable, Dict, Iterator, List
 
 import torch
 
@@ -207,34 +207,63 @@ def save_checkpoint(checkpoint: dict, path: str, force: bool = False) -> None:
     write_atomically(path, lambda file: torch.save(checkpoint, file), force)
 
 
+def converter_parser(description: str, input_help: str,
+                     output_help: str) -> argparse.ArgumentParser:
+    """The command line shared by the converters: INPUT OUTPUT [--force].
+
+    Args:
+        description: What the converter does.
+        input_help: Help of the input argument.
+        output_help: Help of the output argument.
+
+    Returns:
+        The parser, to which a converter may add its own options.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('input', help=input_help)
+    parser.add_argument('output', help=output_help)
+    parser.add_argument('--force', action='store_true', help='replace an existing output')
+    return parser
+
+
+@contextlib.contextmanager
+def exit_on_bad_input() -> Iterator[None]:
+    """Turn the converters' input errors into a one-line ``error: ...`` exit.
+
+    Yields:
+        Nothing; an ``OSError`` or ``ValueError`` inside the block exits the program.
+    """
+    try:
+        yield
+    except (OSError, ValueError) as error:
+        sys.exit(f'error: {error}')
+
+
 def parse_args() -> argparse.Namespace:
     """Parse the command line.
 
     Returns:
         The parsed arguments.
     """
-    parser = argparse.ArgumentParser(
-        description='Extract torchvision-named ResNet weights from an mmmoco checkpoint')
-    parser.add_argument('input', help='mmmoco checkpoint (or bare state dict) to read')
-    parser.add_argument('output', help='where to write the backbone weights (.pth)')
+    parser = converter_parser(
+        'Extract torchvision-named ResNet weights from an mmmoco checkpoint',
+        'mmmoco checkpoint (or bare state dict) to read',
+        'where to write the backbone weights (.pth)')
     parser.add_argument('--prefix', default='backbone.',
                         help="prefix of the backbone's keys (default: backbone.; "
                         'momentum_backbone. for the key encoder)')
-    parser.add_argument('--force', action='store_true', help='replace an existing output')
     return parser.parse_args()
 
 
 def main() -> None:
     """Command-line entry point."""
     args = parse_args()
-    try:
+    with exit_on_bad_input():
         check_output_path(args.output, args.force)
         checkpoint = load_checkpoint_file(args.input)
         weights = extract_backbone(checkpoint, args.prefix, source=args.input)
         meta = backbone_meta(checkpoint, args.input, args.prefix)
         save_checkpoint(dict(state_dict=weights, meta=meta), args.output, args.force)
-    except (OSError, ValueError) as error:
-        sys.exit(f'error: {error}')
     print(f'wrote {len(weights)} tensors to {args.output}')
 
 

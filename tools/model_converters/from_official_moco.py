@@ -15,16 +15,15 @@ a MoCo model of the same architecture with ``strict=True`` (or via ``load_from``
 optimizer state is not converted: training cannot resume from it with the same momentum
 buffers.
 """
-import argparse
 import re
-import sys
 from collections import OrderedDict
 from typing import Callable, Dict, Tuple
 
 import torch
 
-from extract_backbone import (OFFICIAL_MOCO_PREFIX, check_output_path, save_checkpoint,
-                              state_dict_of, top_level_prefixes)
+from extract_backbone import (OFFICIAL_MOCO_PREFIX, check_output_path, converter_parser,
+                              exit_on_bad_input, save_checkpoint, state_dict_of,
+                              top_level_prefixes)
 from mmmoco.utils import load_checkpoint_file
 
 #: Official encoder prefix -> (mmmoco backbone prefix, mmmoco neck prefix).
@@ -169,31 +168,18 @@ def official_meta(checkpoint: dict, source: str) -> dict:
                                   if key in checkpoint})
 
 
-def parse_args() -> argparse.Namespace:
-    """Parse the command line.
-
-    Returns:
-        The parsed arguments.
-    """
-    parser = argparse.ArgumentParser(
-        description='Convert a facebookresearch/moco checkpoint to an mmmoco checkpoint')
-    parser.add_argument('input', help='official MoCo v1/v2 checkpoint (checkpoint_XXXX.pth.tar)')
-    parser.add_argument('output', help='where to write the mmmoco checkpoint (.pth)')
-    parser.add_argument('--force', action='store_true', help='replace an existing output')
-    return parser.parse_args()
-
-
 def main() -> None:
     """Command-line entry point."""
-    args = parse_args()
-    try:
+    args = converter_parser(
+        'Convert a facebookresearch/moco checkpoint to an mmmoco checkpoint',
+        'official MoCo v1/v2 checkpoint (checkpoint_XXXX.pth.tar)',
+        'where to write the mmmoco checkpoint (.pth)').parse_args()
+    with exit_on_bad_input():
         check_output_path(args.output, args.force)
         checkpoint = load_checkpoint_file(args.input)
         state_dict = convert_official_moco(state_dict_of(checkpoint, args.input), args.input)
         save_checkpoint(dict(meta=official_meta(checkpoint, args.input), state_dict=state_dict),
                         args.output, args.force)
-    except (OSError, ValueError) as error:
-        sys.exit(f'error: {error}')
     print(f'wrote {len(state_dict)} tensors to {args.output}')
 
 

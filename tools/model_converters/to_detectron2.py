@@ -17,17 +17,16 @@ detectron2 names to numpy arrays::
 ``MODEL.WEIGHTS out.pkl``, ``MODEL.PIXEL_MEAN``/``PIXEL_STD`` of torchvision (RGB,
 ``INPUT.FORMAT RGB``) and ``MODEL.RESNETS.STRIDE_IN_1X1 False``, as MoCo's detection configs do.
 """
-import argparse
 import pickle
 import re
-import sys
 from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
 
-from extract_backbone import (check_output_path, describe_keys, extract_backbone,
-                              state_dict_of, write_atomically)
+from extract_backbone import (check_output_path, converter_parser, describe_keys,
+                              exit_on_bad_input, extract_backbone, state_dict_of,
+                              write_atomically)
 from mmmoco.utils import load_checkpoint_file
 
 #: Parameters and statistics of a BatchNorm layer that detectron2 reads.
@@ -154,30 +153,17 @@ def convert_to_detectron2(weights: Dict[str, torch.Tensor],
     return dict(model=model, __author__='MOCO', matching_heuristics=True)
 
 
-def parse_args() -> argparse.Namespace:
-    """Parse the command line.
-
-    Returns:
-        The parsed arguments.
-    """
-    parser = argparse.ArgumentParser(
-        description='Convert ResNet backbone weights to a detectron2 .pkl')
-    parser.add_argument('input', help='output of extract_backbone.py, or an mmmoco checkpoint')
-    parser.add_argument('output', help='where to write the detectron2 weights (.pkl)')
-    parser.add_argument('--force', action='store_true', help='replace an existing output')
-    return parser.parse_args()
-
-
 def main() -> None:
     """Command-line entry point."""
-    args = parse_args()
-    try:
+    args = converter_parser(
+        'Convert ResNet backbone weights to a detectron2 .pkl',
+        'output of extract_backbone.py, or an mmmoco checkpoint',
+        'where to write the detectron2 weights (.pkl)').parse_args()
+    with exit_on_bad_input():
         check_output_path(args.output, args.force)
         checkpoint = load_checkpoint_file(args.input)
         converted = convert_to_detectron2(resnet_weights(checkpoint, args.input), args.input)
         write_atomically(args.output, lambda file: pickle.dump(converted, file), args.force)
-    except (OSError, ValueError) as error:
-        sys.exit(f'error: {error}')
     print(f"wrote {len(converted['model'])} arrays to {args.output}")
 
 

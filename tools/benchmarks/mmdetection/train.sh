@@ -16,14 +16,4 @@ GPUS=${3:?$usage}
 shift 3
 [ -f "$PRETRAIN" ] || { echo "$0: pretrain checkpoint '$PRETRAIN' not found" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
-PYTHON=${PYTHON:-python}
-export PYTHONPATH="$here/../../..${PYTHONPATH:+:$PYTHONPATH}"
-if [ "$GPUS" -le 1 ]; then
-  exec "$PYTHON" "$here/train.py" "$CONFIG" "$PRETRAIN" "$@"
-fi
-# One thread per process unless the user says otherwise (as tools/dist_train.sh).
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-exec "$PYTHON" -m torch.distributed.run \
-  --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" --master_addr="${MASTER_ADDR:-127.0.0.1}" \
-  --nproc_per_node="$GPUS" --master_port="${PORT:-29500}" \
-  "$here/train.py" "$CONFIG" "$PRETRAIN" --launcher pytorch "$@"
+exec bash "$here/../../launch.sh" "$here/train.py" "$GPUS" "$CONFIG" "$PRETRAIN" "$@"
