@@ -17,12 +17,11 @@ runner: the shared entry point of ``tools/benchmarks/mmdetection/train.sh`` and
    exactly the file's tensors (:class:`PretrainedLoadedHook`), and logs it.
 """
 import argparse
-import os
 import os.path as osp
 from typing import Dict, List, Optional, Tuple
 
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import nn
@@ -30,6 +29,7 @@ from torch import nn
 from mmmoco.engine.runner import MoCoRunner
 from mmmoco.evaluation.pretrained import backbone_state_dict
 from mmmoco.utils.checkpoint import allow_mmengine_checkpoints, load_checkpoint_file
+from mmmoco.utils.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
 
 #: The wrapper script of each supported default scope, for messages and work dirs.
 WRAPPERS = {
@@ -58,21 +58,8 @@ def parse_args(scope: str) -> argparse.Namespace:
                     f'(usually through {WRAPPERS[scope]})')
     parser.add_argument('config', help=f'an {scope} benchmark config')
     parser.add_argument('pretrain', help='extracted backbone or mmmoco training checkpoint')
-    parser.add_argument('--work-dir', help='where logs and checkpoints go (default: '
-                        f'work_dirs/{osp.basename(osp.dirname(WRAPPERS[scope]))}/<config name>)')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from the given checkpoint, or without a path from the '
-                        'latest checkpoint in the work dir')
-    parser.add_argument('--amp', action='store_true',
-                        help='fp16 mixed precision with dynamic loss scaling (CUDA only)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. train_dataloader.batch_size=1')
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_runner_arguments(parser)
+    return parse_runner_args(parser)
 
 
 def build_config(args: argparse.Namespace, scope: str) -> Config:
@@ -94,26 +81,8 @@ def build_config(args: argparse.Namespace, scope: str) -> Config:
         hint = f'; use {WRAPPERS[found]}' if found in WRAPPERS else ''
         raise SystemExit(f'{args.config} has default_scope={found!r}, but {WRAPPERS[scope]} '
                          f'runs {scope!r} configs{hint}')
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        tool = osp.basename(osp.dirname(WRAPPERS[scope]))
-        cfg.work_dir = osp.join('./work_dirs', tool, osp.splitext(osp.basename(args.config))[0])
-    if args.amp:
-        if not torch.cuda.is_available():
-            raise SystemExit("--amp needs CUDA: mmengine's AmpOptimWrapper runs on GPUs only")
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
-    if args.resume == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-    return cfg
+    tool = osp.basename(osp.dirname(WRAPPERS[scope]))
+    return apply_runner_arguments(cfg, args, work_dir_root=osp.join('./work_dirs', tool))
 
 
 def load_pretrained_weights(path: str) -> Tuple[Dict[str, torch.Tensor], Optional[str]]:
