@@ -44,7 +44,7 @@ def test_mocov2_recipe():
 
 
 @pytest.mark.parametrize('name', ['mocov1_r50_8xb32.py', 'mocov2_r50_8xb32.py',
-                                  'mocov2_r18-small_1xb128-coslr-10e_fashionmnist.py'])
+                                  'mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py'])
 def test_every_part_builds_from_the_config(name, sample_imagenet):
     cfg = _cfg(name)
     model = MODELS.build(cfg.model)
@@ -60,7 +60,7 @@ def test_every_part_builds_from_the_config(name, sample_imagenet):
 
 def test_bf16_autocast_step_on_cpu():
     """The CPU stand-in for AMP: a MoCo step under bf16 autocast gives a finite loss."""
-    cfg = _cfg('mocov2_r18-small_1xb128-coslr-10e_fashionmnist.py')
+    cfg = _cfg('mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py')
     cfg.model.head.queue_len = 64
     model = MODELS.build(cfg.model).train()
     views = [torch.randint(0, 256, (8, 3, 28, 28), dtype=torch.uint8) for _ in range(2)]

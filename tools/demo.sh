@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the embedded default dataset, from a fresh machine (2 CPU cores suffice):
-#  1. installs everything (virtualenv, torch, mmengine, mmcv with ops, mmdet, mmseg, data);
+#  1. installs what it needs (virtualenv with torch, mmengine and mmmoco; the Debian data);
 #  2. writes Fashion-MNIST (Debian package dataset-fashion-mnist) as an ImageNet-style folder
 #     (MMMOCO_DEMO_TRAIN_PER_CLASS train and MMMOCO_DEMO_VAL_PER_CLASS test images per class);
 #  3. pretrains MoCo v2 (ResNet-18, small-image stem) with the small-data recipe;
@@ -12,7 +12,7 @@ start=$(date +%s)
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 bash tools/install/system_data.sh
-bash tools/install/setup_env.sh
+bash tools/install/setup_env.sh --core
 py=.venv/bin/python
 data=${MMMOCO_DEMO_DATA:-data/fashion_mnist}
 work=${MMMOCO_DEMO_WORK_DIR:-work_dirs/demo_mocov2_fashionmnist}
@@ -21,13 +21,13 @@ $py tools/dataset_converters/prepare_fashion_mnist.py "$data" \
   --val-per-class "${MMMOCO_DEMO_VAL_PER_CLASS:-200}"
 
 echo "[demo] MoCo v2 pretraining"
-$py tools/train.py configs/mocov2_r18-small_1xb128-coslr-10e_fashionmnist.py \
+$py tools/train.py configs/mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py \
   --work-dir "$work/pretrain" --cfg-options "train_dataloader.dataset.data_root=$data" \
   randomness.seed=0 "$@"
 pretrained=$(cat "$work/pretrain/last_checkpoint")
 
-knn_cfg=configs/benchmarks/knn/resnet18-small_knn_fashionmnist.py
-linear_cfg=configs/benchmarks/linear_eval/resnet18-small_linear-1xb256-coslr-10e_fashionmnist.py
+knn_cfg=configs/benchmarks/knn/resnet18w16-small_knn_fashionmnist.py
+linear_cfg=configs/benchmarks/linear_eval/resnet18w16-small_linear-1xb256-coslr-10e_fashionmnist.py
 roots=("train_dataloader.dataset.data_root=$data" "val_dataloader.dataset.data_root=$data"
        "test_dataloader.dataset.data_root=$data")
 for name in random mocov2; do

@@ -198,15 +198,15 @@ def test_extract_features_end_to_end(fashion_mnist_slice, tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
     result = subprocess.run(
         [sys.executable, osp.join('tools', 'analysis_tools', 'extract_features.py'),
-         osp.join('configs', 'benchmarks', 'knn', 'resnet18-small_knn_fashionmnist.py'),
+         osp.join('configs', 'benchmarks', 'knn', 'resnet18w16-small_knn_fashionmnist.py'),
          '--out-dir', out_dir, '--cfg-options', *options],
         cwd=ROOT, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for split, count in (('train', 30), ('val', 20)):
         feats = np.load(osp.join(out_dir, f'{split}_features.npy'))
         labels = np.load(osp.join(out_dir, f'{split}_labels.npy'))
-        assert feats.shape == (count, 512) and feats.dtype == np.float32
+        assert feats.shape == (count, 128) and feats.dtype == np.float32
         assert np.isfinite(feats).all()
         assert labels.dtype == np.int64
         assert np.array_equal(labels, meta_labels(fashion_mnist_slice, split))
-        assert f'{split}: features ({count}, 512)' in result.stdout
+        assert f'{split}: features ({count}, 128)' in result.stdout

@@ -101,7 +101,7 @@ def test_small_data_recipe_trains_on_real_fashion_mnist(tmp_path):
     data = str(tmp_path / 'fmnist')
     run([sys.executable, 'tools/dataset_converters/prepare_fashion_mnist.py', data,
          '--train-per-class', '8', '--val-per-class', '1'])
-    config = osp.join(ROOT, 'configs', 'mocov2_r18-small_1xb128-coslr-10e_fashionmnist.py')
+    config = osp.join(ROOT, 'configs', 'mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py')
     run([sys.executable, 'tools/train.py', config, '--work-dir', str(tmp_path / 'work'),
          '--cfg-options', f'train_dataloader.dataset.data_root={data}',
          'train_dataloader.batch_size=16', 'train_dataloader.num_workers=2',

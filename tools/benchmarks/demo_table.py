@@ -22,7 +22,7 @@ def read_json(path: str) -> Dict:
 
 
 def table(work_dir: str) -> str:
-    """The markdown table of the demo's four evaluations.
+    """The markdown table of the demo's four evaluations and the gain of pretraining.
 
     Args:
         work_dir: The demo's work dir (holding knn_*/ and linear_*/ results).
@@ -32,11 +32,14 @@ def table(work_dir: str) -> str:
     """
     rows = ['| backbone | kNN top-1 (k=20) | kNN top-1 (k=200) | linear top-1 |',
             '|---|---|---|---|']
+    scores = {}
     for name, label in (('random', 'random init'), ('mocov2', 'MoCo v2 pretrained')):
         knn = read_json(osp.join(work_dir, f'knn_{name}', 'knn_results.json'))['results']
         linear = read_json(osp.join(work_dir, f'linear_{name}', 'metrics.json'))
-        rows.append(f"| {label} | {knn['k=20']['top1']:.2f} | {knn['k=200']['top1']:.2f} | "
-                    f"{linear['accuracy/top1']:.2f} |")
+        scores[name] = [knn['k=20']['top1'], knn['k=200']['top1'], linear['accuracy/top1']]
+        rows.append(f'| {label} | ' + ' | '.join(f'{v:.2f}' for v in scores[name]) + ' |')
+    gains = [moco - random for moco, random in zip(scores['mocov2'], scores['random'])]
+    rows.append('| gain of pretraining | ' + ' | '.join(f'{v:+.2f}' for v in gains) + ' |')
     return '\n'.join(rows)
 
 

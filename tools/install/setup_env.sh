@@ -2,9 +2,17 @@
 # Creates (or updates) the project's virtual environment with everything mmmoco needs:
 # torch/torchvision, mmengine, mmcv 2.1.0 built from source with its ops, mmdet, mmseg,
 # the test and optional tools, and mmmoco itself in editable mode. Idempotent: a second
-# run only checks what is there. Usage: tools/install/setup_env.sh [VENV_DIR] (default .venv)
+# run only checks what is there.
+# Usage: tools/install/setup_env.sh [--core] [VENV_DIR] (default .venv)
+#   --core: only what pretraining and kNN/linear evaluation need (torch, mmengine, the optional
+#           tools, mmmoco): no mmcv build, no mmdet/mmseg, no test tools. Used by tools/demo.sh.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+core=0
+if [ "${1:-}" = --core ]; then
+  core=1
+  shift
+fi
 venv=${1:-${MMMOCO_VENV:-$root/.venv}}
 py=${PYTHON:-python3}
 
@@ -32,6 +40,13 @@ PY
 if ! have torch==2.14.1 torchvision==0.29.1 mmengine==0.10.7; then
   log "installing runtime requirements (torch, mmengine, ...)"
   "${pip[@]}" -r "$root/requirements/runtime.txt"
+fi
+
+if [ "$core" = 1 ]; then
+  "${pip[@]}" -r "$root/requirements/optional.txt" 'setuptools>=65'
+  "${pip[@]}" --no-build-isolation --no-deps -e "$root"
+  "$vpy" -c 'import torch, mmengine, mmmoco; print("[setup_env] ready (core):", "torch", torch.__version__, "mmengine", mmengine.__version__)'
+  exit 0
 fi
 
 if ! have mmcv==2.1.0 || ! "$vpy" -c 'import mmcv.ops' 2>/dev/null; then

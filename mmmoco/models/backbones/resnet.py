@@ -88,6 +88,10 @@ class ResNet(BaseModule):
             each block starts as its shortcut.
         small_stem: Stem for 28-64 px images: ``conv1`` is a 3x3 convolution with stride 1 and
             there is no max-pooling. The state dict keys stay the same.
+        base_channels: Width of the stem and of ``layer1``; stage ``i`` has
+            ``base_channels * 2**i`` planes. 64 is the standard ResNet (and the only width
+            whose weights load into torchvision); smaller values make a cheaper network for
+            small images and CPU runs.
         init_cfg: mmengine initialisation config, e.g. ``dict(type='Pretrained',
             checkpoint=...)``; applied after the default initialisation.
 
@@ -95,7 +99,8 @@ class ResNet(BaseModule):
         out_channels: Channel count of each returned stage, in ``out_indices`` order.
 
     Raises:
-        ValueError: If ``depth``, ``out_indices`` or ``frozen_stages`` is not supported.
+        ValueError: If ``depth``, ``out_indices``, ``frozen_stages`` or ``base_channels`` is
+            not supported.
     """
 
     def __init__(self,
@@ -107,6 +112,7 @@ class ResNet(BaseModule):
                  norm_eval: bool = False,
                  zero_init_residual: bool = False,
                  small_stem: bool = False,
+                 base_channels: int = STEM_CHANNELS,
                  init_cfg: Optional[Union[Dict, List[Dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in ARCH_SETTINGS:
@@ -120,7 +126,10 @@ class ResNet(BaseModule):
         if frozen_stages not in range(-1, NUM_STAGES + 1):
             raise ValueError(f'ResNet frozen_stages must be in -1..{NUM_STAGES}, '
                              f'got {frozen_stages}')
+        if not isinstance(base_channels, int) or base_channels < 1:
+            raise ValueError(f'ResNet base_channels must be a positive int, got {base_channels!r}')
         self.depth = depth
+        self.base_channels = base_channels
         self.out_indices = out_indices
         self.frozen_stages = frozen_stages
         self.norm_eval = norm_eval
@@ -130,14 +139,14 @@ class ResNet(BaseModule):
         norm_layer = partial(build_norm_layer, norm_cfg or dict(type='BN', requires_grad=True))
         self._build_stem(in_channels, norm_layer)
         block, stage_blocks = ARCH_SETTINGS[depth]
-        channels = STEM_CHANNELS
+        channels = base_channels
         for index, num_blocks in enumerate(stage_blocks):
-            planes = STEM_CHANNELS * 2**index
+            planes = base_channels * 2**index
             stage = make_stage(block, channels, planes, num_blocks, 1 if index == 0 else 2,
                                norm_layer)
             self.add_module(f'layer{index + 1}', stage)
             channels = planes * block.expansion
-        self.out_channels = [STEM_CHANNELS * 2**i * block.expansion for i in out_indices]
+        self.out_channels = [base_channels * 2**i * block.expansion for i in out_indices]
         self._freeze_stages()
 
     @property
@@ -153,12 +162,14 @@ class ResNet(BaseModule):
             norm_layer: Builds a normalisation layer from a channel count.
         """
         if self.small_stem:
-            self.conv1 = nn.Conv2d(in_channels, STEM_CHANNELS, 3, stride=1, padding=1, bias=False)
+            self.conv1 = nn.Conv2d(in_channels, self.base_channels, 3, stride=1, padding=1,
+                                   bias=False)
             self.maxpool = nn.Identity()
         else:
-            self.conv1 = nn.Conv2d(in_channels, STEM_CHANNELS, 7, stride=2, padding=3, bias=False)
+            self.conv1 = nn.Conv2d(in_channels, self.base_channels, 7, stride=2, padding=3,
+                                   bias=False)
             self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        self.bn1 = norm_layer(STEM_CHANNELS)
+        self.bn1 = norm_layer(self.base_channels)
         self.relu = nn.ReLU(inplace=True)
 
     def _frozen_modules(self) -> List[nn.Module]:

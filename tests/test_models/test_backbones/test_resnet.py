@@ -71,6 +71,19 @@ def test_small_stem_keeps_keys() -> None:
     assert set(model.state_dict()) == set(ResNet(18).state_dict())
 
 
+@pytest.mark.parametrize('depth, expansion', [(18, 1), (50, 4)])
+def test_base_channels_scales_every_stage(depth: int, expansion: int) -> None:
+    model = ResNet(depth, out_indices=(0, 1, 2, 3), small_stem=True, base_channels=16)
+    assert model.state_dict()['conv1.weight'].shape == (16, 3, 3, 3)
+    assert set(model.state_dict()) == set(ResNet(depth).state_dict())
+    channels = [16 * 2**i * expansion for i in range(4)]
+    assert model.out_channels == channels
+    outputs = model(torch.randn(2, 3, 28, 28))
+    assert [out.shape[1] for out in outputs] == channels
+    narrow = sum(p.numel() for p in model.parameters())
+    assert narrow < sum(p.numel() for p in ResNet(depth).parameters()) / 10
+
+
 def test_out_channels_bottleneck_and_order() -> None:
     model = ResNet(50, out_indices=(3, 1), in_channels=1)
     assert model.out_channels == [2048, 512]
@@ -183,6 +196,8 @@ def test_norm_requires_grad_false() -> None:
     (dict(depth=18, out_indices=(1, 1)), 'out_indices'),
     (dict(depth=18, frozen_stages=5), 'frozen_stages'),
     (dict(depth=18, frozen_stages=-2), 'frozen_stages'),
+    (dict(depth=18, base_channels=0), 'base_channels'),
+    (dict(depth=18, base_channels=8.5), 'base_channels'),
 ])
 def test_bad_config(kwargs, message: str) -> None:
     with pytest.raises(ValueError, match=message):

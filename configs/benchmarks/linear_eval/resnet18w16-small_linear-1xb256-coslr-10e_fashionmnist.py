@@ -1,11 +1,12 @@
-# Linear evaluation on Fashion-MNIST for the small-stem ResNet-18 of
-# configs/mocov2_r18-small_1xb128-coslr-10e_fashionmnist.py: frozen backbone, one fc layer,
+# Linear evaluation on Fashion-MNIST for the small-stem, width-16 ResNet-18 of
+# configs/mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py: frozen backbone, one fc layer,
 # random crops (scale 0.5-1) + flip for training, the full 28 px image for testing. The
 # pooled features are standardised (non-affine BN in the head), so one learning rate (0.1)
 # suits both a random-init and a pretrained backbone.
 _base_ = './resnet50_linear-8xb32-steplr-100e_imagenet.py'
 data_root = 'data/fashion_mnist/'
-model = dict(backbone=dict(depth=18, small_stem=True), in_channels=512, num_classes=10,
+model = dict(backbone=dict(depth=18, small_stem=True, base_channels=16), in_channels=128,
+             num_classes=10,
              feature_norm=True)
 train_pipeline = [
     dict(type='LoadImageFromFile'),

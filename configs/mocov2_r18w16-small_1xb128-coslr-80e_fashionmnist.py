@@ -1,0 +1,35 @@
+# MoCo v2 on Fashion-MNIST on one device, sized for 2 CPU cores (about 17 minutes): a ResNet-18
+# with the small-image stem (3x3 stride-1 conv1, no max-pooling) at a quarter of the standard
+# width (base_channels=16: 128-d features, ~9x cheaper per image than width 64), so that 80
+# epochs of the 3000-image train split (1840 steps) fit. Measured on 2 cores with seed 0, this
+# beats the same backbone at random initialisation in kNN and linear top-1 (README, tools/demo.sh).
+# Prepare the data with
+#   python tools/dataset_converters/prepare_fashion_mnist.py data/fashion_mnist
+_base_ = [
+    './_base_/models/mocov2_r50.py',
+    './_base_/datasets/fashion_mnist_mocov2.py',
+    './_base_/schedules/sgd_coslr_200e.py',
+    './_base_/default_runtime.py',
+]
+model = dict(
+    backbone=dict(depth=18, small_stem=True, base_channels=16),
+    neck=dict(in_channels=128, hidden_channels=128),
+    # a small dataset needs a short queue: 1024 keys (8 batches) only hold an earlier key of the
+    # same image across an epoch boundary, 4096 keys (more than the 3000-image epoch) always
+    # would; tau 0.1, as in the MoCo authors' CIFAR-10 demo
+    head=dict(queue_len=1024, temperature=0.1),
+    # one device: Shuffle BN emulated by 4 split-BN sub-batches of 32
+    single_device_bn_splits=4,
+)
+optim_wrapper = dict(optimizer=dict(lr=0.06, weight_decay=5e-4))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', by_epoch=True, T_max=80, begin=0, end=80,
+         convert_to_iter_based=True),
+]
+train_cfg = dict(max_epochs=80)
+default_hooks = dict(checkpoint=dict(interval=20, max_keep_ckpts=2), logger=dict(interval=20))
+custom_hooks = [
+    dict(type='MomentumUpdateHook', momentum=0.99),
+    dict(type='RandomStateHook'),
+]
+auto_scale_lr = dict(base_batch_size=128)
