@@ -3,7 +3,7 @@
 #  1. installs what it needs (virtualenv with torch, mmengine and mmmoco; the Debian data);
 #  2. writes Fashion-MNIST (Debian package dataset-fashion-mnist) as an ImageNet-style folder
 #     (MMMOCO_DEMO_TRAIN_PER_CLASS train and MMMOCO_DEMO_VAL_PER_CLASS test images per class);
-#  3. pretrains MoCo v2 (ResNet-18, small-image stem) with the small-data recipe;
+#  3. pretrains MoCo v2 (ResNet-18, small-image stem, width 16) with the 2-core recipe;
 #  4. evaluates the same backbone at random initialisation and after pretraining with weighted
 #     kNN and linear evaluation on the test split, and prints the table.
 # Usage: bash tools/demo.sh [extra tools/train.py args for the pretraining]
@@ -48,6 +48,6 @@ for name in random mocov2; do
 done
 
 echo
-echo "Fashion-MNIST test split, ResNet-18 (small stem): random init vs MoCo v2 pretraining"
+echo "Fashion-MNIST test split, ResNet-18 (small stem, width 16): random init vs MoCo v2 pretraining"
 $py tools/benchmarks/demo_table.py "$work"
 echo "wall time: $(( $(date +%s) - start )) s"
