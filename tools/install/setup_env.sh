@@ -42,35 +42,47 @@ if ! have torch==2.14.1 torchvision==0.29.1 mmengine==0.10.7; then
   "${pip[@]}" -r "$root/requirements/runtime.txt"
 fi
 
-if [ "$core" = 1 ]; then
-  "${pip[@]}" -r "$root/requirements/optional.txt" 'setuptools>=65'
-  "${pip[@]}" --no-build-isolation --no-deps -e "$root"
-  "$vpy" -c 'import torch, mmengine, mmmoco; print("[setup_env] ready (core):", "torch", torch.__version__, "mmengine", mmengine.__version__)'
-  exit 0
-fi
-
-if ! have mmcv==2.1.0 || ! "$vpy" -c 'import mmcv.ops' 2>/dev/null; then
-  log "building mmcv 2.1.0 with ops from its source release (about 10 minutes on 2 cores the first time; pip caches the wheel)"
-  if command -v nvcc >/dev/null 2>&1 && "$vpy" -c 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
-    export FORCE_CUDA=1
-    log "nvcc and a GPU found: building the CUDA ops too"
-  else
-    export FORCE_CUDA=0
+# mmcv 2.1.0 with its ops (built from source), mmdet and mmseg: the transfer benchmarks' stack.
+install_mm_stack() {
+  if ! have mmcv==2.1.0 || ! "$vpy" -c 'import mmcv.ops' 2>/dev/null; then
+    log "building mmcv 2.1.0 with ops from its source release (about 10 minutes on 2 cores the first time; pip caches the wheel)"
+    if command -v nvcc >/dev/null 2>&1 && "$vpy" -c 'import torch,sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
+      export FORCE_CUDA=1
+      log "nvcc and a GPU found: building the CUDA ops too"
+    else
+      export FORCE_CUDA=0
+    fi
+    export MMCV_WITH_OPS=1
+    export MAX_JOBS=${MAX_JOBS:-$(nproc)}
+    export MMMOCO_REAL_CXX=${MMMOCO_REAL_CXX:-g++}
+    export CXX="$root/tools/install/cxx20_wrapper.sh"
+    export CC="$root/tools/install/cxx20_wrapper.sh"
+    # setuptools < 70: mmcv 2.1.0's setup.py imports pkg_resources (torch may have pulled a newer one).
+    "${pip[@]}" 'setuptools>=65,<70'
+    "${pip[@]}" --no-build-isolation mmcv==2.1.0
   fi
-  export MMCV_WITH_OPS=1
-  export MAX_JOBS=${MAX_JOBS:-$(nproc)}
-  export MMMOCO_REAL_CXX=${MMMOCO_REAL_CXX:-g++}
-  export CXX="$root/tools/install/cxx20_wrapper.sh"
-  export CC="$root/tools/install/cxx20_wrapper.sh"
-  # setuptools < 70: mmcv 2.1.0's setup.py imports pkg_resources (torch may have pulled a newer one).
-  "${pip[@]}" 'setuptools>=65,<70'
-  "${pip[@]}" --no-build-isolation mmcv==2.1.0
-fi
+  if ! have mmdet==3.3.0 mmsegmentation==1.2.2; then
+    log "installing mmdet, mmsegmentation"
+    "${pip[@]}" -r "$root/requirements/mminstall.txt"
+  fi
+}
 
-if ! have mmdet==3.3.0 mmsegmentation==1.2.2; then
-  log "installing mmdet, mmsegmentation"
-  "${pip[@]}" -r "$root/requirements/mminstall.txt"
+extras=(-r "$root/requirements/optional.txt")
+modules=(torch mmengine mmmoco)
+if [ "$core" = 1 ]; then
+  extras+=('setuptools>=65')  # for the editable install below (no build isolation)
+else
+  install_mm_stack
+  extras+=(-r "$root/requirements/tests.txt")
+  modules+=(mmcv mmcv.ops mmdet mmseg)
 fi
-"${pip[@]}" -r "$root/requirements/tests.txt" -r "$root/requirements/optional.txt"
+"${pip[@]}" "${extras[@]}"
 "${pip[@]}" --no-build-isolation --no-deps -e "$root"
-"$vpy" -c 'import torch, mmengine, mmcv, mmcv.ops, mmdet, mmseg, mmmoco; print("[setup_env] ready:", "torch", torch.__version__, "mmengine", mmengine.__version__, "mmcv", mmcv.__version__, "mmdet", mmdet.__version__, "mmseg", mmseg.__version__)'
+"$vpy" - "${modules[@]}" <<'PY'
+import importlib
+import sys
+
+loaded = [importlib.import_module(name) for name in sys.argv[1:]]
+print('[setup_env] ready:', ', '.join(
+    f'{module.__name__} {getattr(module, "__version__", "")}'.strip() for module in loaded))
+PY

@@ -28,7 +28,8 @@ ARCH_SETTINGS: Dict[int, Tuple[Type[Block], Tuple[int, int, int, int]]] = {
 }
 
 NUM_STAGES = 4
-STEM_CHANNELS = 64
+#: Width (``base_channels``) of the standard ResNet, whose weights load into torchvision.
+STANDARD_BASE_CHANNELS = 64
 
 
 def make_stage(block: Type[Block], in_channels: int, planes: int, num_blocks: int, stride: int,
@@ -112,7 +113,7 @@ class ResNet(BaseModule):
                  norm_eval: bool = False,
                  zero_init_residual: bool = False,
                  small_stem: bool = False,
-                 base_channels: int = STEM_CHANNELS,
+                 base_channels: int = STANDARD_BASE_CHANNELS,
                  init_cfg: Optional[Union[Dict, List[Dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if depth not in ARCH_SETTINGS:
