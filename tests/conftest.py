@@ -13,7 +13,7 @@ if ROOT not in sys.path:
 @pytest.fixture(scope='session', autouse=True)
 def _register_mmmoco():
     """Fill mmmoco's registries and make 'mmmoco' the default scope for every test."""
-    from mmmoco.utils import register_all_modules
+    from mmmoco.apis import register_all_modules
     register_all_modules()
 
 

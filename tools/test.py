@@ -8,7 +8,7 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 
 from mmmoco.registry import RUNNERS
-from mmmoco.utils import register_all_modules
+from mmmoco.apis import register_all_modules
 
 
 def parse_args() -> argparse.Namespace:

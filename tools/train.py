@@ -4,9 +4,9 @@ import argparse
 
 from mmengine.config import Config
 
+from mmmoco.apis import register_all_modules
+from mmmoco.apis.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
 from mmmoco.registry import RUNNERS
-from mmmoco.utils import register_all_modules
-from mmmoco.utils.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,5 +1,4 @@
-"""Utilities: distributed helpers, safe checkpoint loading, registration of all modules."""
+"""Leaf utilities (import nothing else of mmmoco): distributed helpers, safe checkpoint loading."""
 from .checkpoint import allow_mmengine_checkpoints, load_checkpoint_file
-from .setup_env import register_all_modules
 
-__all__ = ['allow_mmengine_checkpoints', 'load_checkpoint_file', 'register_all_modules']
+__all__ = ['allow_mmengine_checkpoints', 'load_checkpoint_file']

@@ -14,7 +14,7 @@ from conftest import ROOT
 from mmmoco.engine.hooks.knn_eval_hook import KNNEvalHook
 from mmmoco.evaluation import extract_features, knn_class_scores, topk_accuracy
 from mmmoco.registry import HOOKS, MODELS
-from mmmoco.utils.fashion_mnist import find_fashion_mnist
+from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
 
 SCALARS = ('knn/top1_k20', 'knn/top5_k20', 'knn/top1_k200', 'knn/top5_k200')
 

@@ -171,7 +171,7 @@ def test_tsne_subsample_and_errors(tmp_path):
 @pytest.fixture(scope='module')
 def fashion_mnist_slice(tmp_path_factory) -> str:
     """3 train and 2 val images per Fashion-MNIST class, as an ImageNet-style folder."""
-    from mmmoco.utils.fashion_mnist import find_fashion_mnist
+    from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
     try:
         find_fashion_mnist()
     except FileNotFoundError as err:

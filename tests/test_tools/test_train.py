@@ -93,7 +93,7 @@ def test_dist_train_two_gloo_processes_share_the_queue(sample_imagenet, tmp_path
 
 def test_small_data_recipe_trains_on_real_fashion_mnist(tmp_path):
     """The 2-core recipe on a slice of the real Fashion-MNIST (Debian package files)."""
-    from mmmoco.utils.fashion_mnist import find_fashion_mnist
+    from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
     try:
         find_fashion_mnist()
     except FileNotFoundError as error:

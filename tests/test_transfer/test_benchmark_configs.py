@@ -12,7 +12,7 @@ from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 
 from mmmoco.models.backbones import ResNet
-from mmmoco.utils.transfer import (build_config, check_pretrained_coverage, fill_pretrained,
+from mmmoco.apis.transfer import (build_config, check_pretrained_coverage, fill_pretrained,
                                    load_pretrained_weights)
 from .helpers import ROOT, walk
 

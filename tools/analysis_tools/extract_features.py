@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from mmmoco.evaluation import extract_features
 from mmmoco.evaluation.frozen_backbone import build_frozen_backbone, config_seed
-from mmmoco.utils import register_all_modules
+from mmmoco.apis import register_all_modules
 
 SPLITS = {'train': ('train',), 'val': ('val',), 'both': ('train', 'val')}
 

@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 
 from mmmoco.evaluation import extract_features, knn_class_scores, topk_accuracy
 from mmmoco.evaluation.frozen_backbone import build_frozen_backbone, config_seed
-from mmmoco.utils import register_all_modules
+from mmmoco.apis import register_all_modules
 from mmmoco.utils.distributed import get_rank
 
 

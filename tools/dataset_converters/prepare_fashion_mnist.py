@@ -16,7 +16,7 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from mmmoco.utils.fashion_mnist import CLASSES, DEBIAN_DIR, find_fashion_mnist, load_split
+from mmmoco.datasets.sources.fashion_mnist import CLASSES, DEBIAN_DIR, find_fashion_mnist, load_split
 
 
 def write_split(images: np.ndarray, labels: np.ndarray, out_dir: str, split: str,

@@ -11,7 +11,7 @@ import os
 import os.path as osp
 import shutil
 
-from mmmoco.utils.sample_data import imagenet_sample_images
+from mmmoco.datasets.sources.sample_data import imagenet_sample_images
 
 
 def write_sample_imagenet(out_dir: str) -> int:

@@ -29,7 +29,7 @@ from torch import nn
 from mmmoco.engine.runner import MoCoRunner
 from mmmoco.evaluation.pretrained import backbone_state_dict
 from mmmoco.utils.checkpoint import allow_mmengine_checkpoints, load_checkpoint_file
-from mmmoco.utils.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
+from mmmoco.apis.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
 
 #: The wrapper script of each supported default scope, for messages and work dirs.
 WRAPPERS = {
