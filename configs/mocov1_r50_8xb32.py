@@ -10,3 +10,5 @@ custom_hooks = [
     dict(type='MomentumUpdateHook', momentum=0.999),
     dict(type='RandomStateHook'),
 ]
+# fixed input size (224 px crops): let cuDNN pick the fastest convolution algorithms
+env_cfg = dict(cudnn_benchmark=True)

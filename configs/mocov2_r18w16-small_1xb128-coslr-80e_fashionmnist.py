@@ -18,7 +18,8 @@ model = dict(
     # same image across an epoch boundary, 4096 keys (more than the 3000-image epoch) always
     # would. tau 0.07 (MoCo v1's value): measured kNN top-1 (k=20) after 80 epochs 80.15 with
     # 0.07, 78.90 with 0.1; after 16 epochs 75.60 / 75.10 / 72.70 with 0.07 / 0.1 / 0.2
-    head=dict(queue_len=1024, temperature=0.07),
+    queue=dict(queue_len=1024),
+    head=dict(temperature=0.07),
     # one device: Shuffle BN emulated by 4 split-BN sub-batches of 32
     single_device_bn_splits=4,
 )

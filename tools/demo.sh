@@ -1,53 +1,60 @@
 #!/usr/bin/env bash
 # The main job on the embedded default dataset, from a fresh machine (2 CPU cores suffice):
 #  1. installs what it needs (virtualenv with torch, mmengine and mmmoco; the Debian data);
-#  2. writes Fashion-MNIST (Debian package dataset-fashion-mnist) as an ImageNet-style folder
-#     (MMMOCO_DEMO_TRAIN_PER_CLASS train and MMMOCO_DEMO_VAL_PER_CLASS test images per class);
-#  3. pretrains MoCo v2 (ResNet-18, small-image stem, width 16) with the 2-core recipe;
-#  4. evaluates the same backbone at random initialisation and after pretraining with weighted
-#     kNN and linear evaluation on the test split, and prints the table.
-# Usage: bash tools/demo.sh [extra tools/train.py args for the pretraining]
+#  2. writes Fashion-MNIST (Debian package dataset-fashion-mnist) as an ImageNet-style folder:
+#     MMMOCO_DEMO_TRAIN_PER_CLASS labelled train and MMMOCO_DEMO_VAL_PER_CLASS test images per
+#     class (the evaluation split), and the whole 60k train split as unlabeled pretraining data;
+#  3. evaluates the raw-pixel baseline (weighted kNN and the linear probe on the pixels);
+#  4. for each seed: pretrains MoCo with the 2-core recipe (online kNN every few epochs), then
+#     evaluates the backbone at random initialisation and after pretraining, same protocol;
+#  5. prints the table (mean ± std over seeds, gain over the best baseline) and writes the PNG
+#     of online kNN top-1 against epoch with the baselines.
+# Usage: bash tools/demo.sh [--seeds N] [extra tools/train.py args for the pretraining]
+# Env: MMMOCO_DEMO_CONFIG (pretraining config), MMMOCO_DEMO_DATA, MMMOCO_DEMO_WORK_DIR.
 set -euo pipefail
 start=$(date +%s)
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+seeds=1
+if [ "${1:-}" = --seeds ]; then
+  seeds=${2:?--seeds needs a number}
+  shift 2
+fi
+case $seeds in
+  ''|*[!0-9]*|0) echo "demo.sh: --seeds must be a positive integer, got '$seeds'" >&2; exit 2 ;;
+esac
 bash tools/install/system_data.sh
 bash tools/install/setup_env.sh --core
 py=.venv/bin/python
 data=${MMMOCO_DEMO_DATA:-data/fashion_mnist}
-work=${MMMOCO_DEMO_WORK_DIR:-work_dirs/demo_mocov2_fashionmnist}
+work=${MMMOCO_DEMO_WORK_DIR:-work_dirs/demo_fashionmnist}
+pretrain_cfg=${MMMOCO_DEMO_CONFIG:-configs/mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist_knn-monitor.py}
 $py tools/dataset_converters/prepare_fashion_mnist.py "$data" \
   --train-per-class "${MMMOCO_DEMO_TRAIN_PER_CLASS:-300}" \
-  --val-per-class "${MMMOCO_DEMO_VAL_PER_CLASS:-200}"
-
-echo "[demo] MoCo v2 pretraining"
-$py tools/train.py configs/mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py \
-  --work-dir "$work/pretrain" --cfg-options "train_dataloader.dataset.data_root=$data" \
-  randomness.seed=0 "$@"
-pretrained=$(cat "$work/pretrain/last_checkpoint")
+  --val-per-class "${MMMOCO_DEMO_VAL_PER_CLASS:-200}" --unlabeled
 
 knn_cfg=configs/benchmarks/knn/resnet18w16-small_knn_fashionmnist.py
-linear_cfg=configs/benchmarks/linear_eval/resnet18w16-small_linear-1xb256-coslr-10e_fashionmnist.py
-roots=("train_dataloader.dataset.data_root=$data" "val_dataloader.dataset.data_root=$data"
-       "test_dataloader.dataset.data_root=$data")
-for name in random mocov2; do
-  weights=()
-  [ "$name" = mocov2 ] && weights=("$pretrained")
-  echo "[demo] kNN evaluation: $name"
-  $py tools/benchmarks/knn_eval.py "$knn_cfg" "${weights[@]}" --work-dir "$work/knn_$name" \
-    --cfg-options "${roots[@]:0:2}"
-  echo "[demo] linear evaluation: $name"
-  pretrain_opt=()
-  [ "$name" = mocov2 ] && pretrain_opt=("model.pretrained=$pretrained")
-  $py tools/train.py "$linear_cfg" --work-dir "$work/linear_$name" \
-    --cfg-options "${roots[@]}" randomness.seed=0 ${MMMOCO_DEMO_LINEAR_OPTIONS:-} \
-    "${pretrain_opt[@]}"
-  $py tools/test.py "$linear_cfg" "$(cat "$work/linear_$name/last_checkpoint")" \
-    --work-dir "$work/linear_$name" --out "$work/linear_$name/metrics.json" \
-    --cfg-options "${roots[@]}"
+roots=("train_dataloader.dataset.data_root=$data" "val_dataloader.dataset.data_root=$data")
+evaluate() {  # evaluate NAME CONFIG [CHECKPOINT] [extra --cfg-options]
+  local name=$1 config=$2 weights=$3
+  shift 3
+  echo "[demo] kNN and linear probe: $name"
+  $py tools/benchmarks/knn_eval.py "$config" ${weights:+"$weights"} --linear-probe --force \
+    --work-dir "$work/eval/$name" --cfg-options "${roots[@]}" "$@"
+}
+
+evaluate pixels configs/benchmarks/knn/raw-pixels_knn_fashionmnist.py ""
+for (( seed = 0; seed < seeds; seed++ )); do
+  echo "[demo] MoCo pretraining, seed $seed"
+  $py tools/train.py "$pretrain_cfg" --work-dir "$work/pretrain_seed$seed" \
+    --cfg-options "train_dataloader.dataset.data_root=$data" \
+    "custom_hooks.2.bank_dataloader.dataset.data_root=$data" \
+    "custom_hooks.2.query_dataloader.dataset.data_root=$data" randomness.seed=$seed "$@"
+  evaluate "random_seed$seed" "$knn_cfg" "" randomness.seed=$seed
+  evaluate "moco_seed$seed" "$knn_cfg" "$(cat "$work/pretrain_seed$seed/last_checkpoint")"
 done
 
 echo
-echo "Fashion-MNIST test split, ResNet-18 (small stem, width 16): random init vs MoCo v2 pretraining"
+echo "Fashion-MNIST test split ($data), ResNet-18 (small stem, width 16): MoCo vs baselines"
 $py tools/benchmarks/demo_table.py "$work"
 echo "wall time: $(( $(date +%s) - start )) s"

@@ -2,15 +2,15 @@
 # Runs a python entry point on NPROC processes: tools/launch.sh SCRIPT NPROC [script args]
 # NPROC <= 1: one plain process. Otherwise torchrun, one process per GPU (gloo on CPU-only
 # machines, where NPROC is the number of processes), with "--launcher pytorch" appended.
-# Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT. PYTHON picks the interpreter.
+# Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT. The interpreter: PYTHON if set, else the
+# project's .venv/bin/python when it exists (no need to activate it), else python3.
 # Shared by dist_train.sh and the tools/benchmarks wrappers.
 set -euo pipefail
 SCRIPT=$1
 NPROC=$2
 shift 2
 root=$(cd "$(dirname "$0")/.." && pwd)
-PYTHON=${PYTHON:-python}
-export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
+source "$root/tools/python_env.sh"
 if [ "$NPROC" -le 1 ] && [ "${NNODES:-1}" -le 1 ]; then
   exec "$PYTHON" "$SCRIPT" "$@"
 fi

@@ -1,14 +1,20 @@
 #!/usr/bin/env python
-"""Evaluate a trained classifier checkpoint on the config's test split."""
+"""Evaluate a trained classifier checkpoint on the config's test split.
+
+The checkpoint is read as data (a config stored in it is ignored) and loaded strictly: a
+missing, unexpected or misshapen weight stops the run with the keys named, whatever the
+config's ``load_from_strict`` says (a test of partly random weights is meaningless).
+"""
 import argparse
 import json
 import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
-from mmmoco.registry import RUNNERS
 from mmmoco.apis import register_all_modules
+from mmmoco.apis.cli import add_cfg_options_argument
+from mmmoco.registry import RUNNERS
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,8 +28,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('checkpoint', help='checkpoint to evaluate')
     parser.add_argument('--work-dir', help='where logs go (default: work_dirs/<config name>)')
     parser.add_argument('--out', help='write the metrics to this json file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys')
+    add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -43,6 +48,7 @@ def main() -> None:
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    cfg.load_from_strict = True
     cfg.setdefault('runner_type', 'MoCoRunner')
     runner = RUNNERS.build(cfg)
     metrics = runner.test()

@@ -6,6 +6,7 @@ from mmengine.config import Config
 
 from mmmoco.apis import register_all_modules
 from mmmoco.apis.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
+from mmmoco.apis.config_checks import ConfigCheckError, check_config
 from mmmoco.registry import RUNNERS
 
 
@@ -40,10 +41,18 @@ def build_config(args: argparse.Namespace) -> Config:
 
 
 def main() -> None:
-    """Build the runner from the config and train."""
+    """Check the config, build the runner from it and train.
+
+    Raises:
+        SystemExit: If the config has an unknown key or an invalid value (names it).
+    """
     args = parse_args()
     register_all_modules()
     cfg = build_config(args)
+    try:
+        check_config(cfg, args.cfg_options)
+    except ConfigCheckError as error:
+        raise SystemExit(f'{args.config}: {error}') from None
     cfg.setdefault('runner_type', 'MoCoRunner')
     runner = RUNNERS.build(cfg)
     runner.train()

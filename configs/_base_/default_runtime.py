@@ -7,7 +7,8 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10, max_keep_ckpts=3),
+    # writes atomically and deletes old checkpoints only after the new one is complete
+    checkpoint=dict(type='AtomicCheckpointHook', interval=10, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
 )
 # RandomStateHook makes resume exact: it stores the random generators and the sampler seed.

@@ -4,8 +4,44 @@ import argparse
 import os
 import os.path as osp
 
-import torch
 from mmengine.config import Config, DictAction
+
+#: The scoped type name of mmmoco's mixed-precision wrapper (bf16 on CPU, fp16 on CUDA), so
+#: that ``--amp`` picks it whatever the config's default scope.
+AMP_OPTIM_WRAPPER = 'mmmoco.AmpOptimWrapper'
+
+
+class CfgOptionsAction(DictAction):
+    """mmengine's ``DictAction`` that reports a ``KEY`` without ``=VALUE`` as a usage error
+    (one line naming it) instead of an unpacking traceback."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values, option_string: str = None) -> None:
+        """Parse ``KEY=VALUE`` pairs into the namespace.
+
+        Args:
+            parser: The parser, used to report a malformed pair.
+            namespace: Where the dict of options goes.
+            values: The ``KEY=VALUE`` strings.
+            option_string: The option's name, e.g. ``--cfg-options``.
+        """
+        for pair in values or ():
+            if '=' not in pair:
+                parser.error(f"{option_string}: {pair!r} has no '=' (expected KEY=VALUE, "
+                             f'e.g. {pair}=VALUE)')
+            if pair.startswith('='):
+                parser.error(f'{option_string}: {pair!r} has no key (expected KEY=VALUE)')
+        super().__call__(parser, namespace, values, option_string)
+
+
+def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
+    """Add ``--cfg-options KEY=VALUE ...`` (config overrides) to a parser.
+
+    Args:
+        parser: The parser to extend.
+    """
+    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
+                        help='override config keys, e.g. train_dataloader.batch_size=64')
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,9 +56,9 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
                         help='resume from the given checkpoint, or without a path from the '
                         'latest checkpoint in the work dir')
     parser.add_argument('--amp', action='store_true',
-                        help='fp16 mixed precision with dynamic loss scaling (CUDA only)')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys, e.g. train_dataloader.batch_size=64')
+                        help='mixed precision: fp16 with dynamic loss scaling on CUDA, '
+                        'bf16 autocast on CPU')
+    add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -53,9 +89,6 @@ def apply_runner_arguments(cfg: Config, args: argparse.Namespace,
 
     Returns:
         The same config, updated.
-
-    Raises:
-        SystemExit: If --amp is asked for without CUDA.
     """
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
@@ -65,10 +98,7 @@ def apply_runner_arguments(cfg: Config, args: argparse.Namespace,
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join(work_dir_root, osp.splitext(osp.basename(args.config))[0])
     if args.amp:
-        if not torch.cuda.is_available():
-            raise SystemExit("--amp needs CUDA: mmengine's AmpOptimWrapper runs on GPUs only")
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        cfg.optim_wrapper.type = AMP_OPTIM_WRAPPER
     if args.resume is not None:
         cfg.resume = True
         cfg.load_from = None if args.resume == 'auto' else args.resume

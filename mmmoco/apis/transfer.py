@@ -23,6 +23,7 @@ from typing import Dict, List, Optional, Tuple
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from torch import nn
 
@@ -82,7 +83,37 @@ def build_config(args: argparse.Namespace, scope: str) -> Config:
         raise SystemExit(f'{args.config} has default_scope={found!r}, but {WRAPPERS[scope]} '
                          f'runs {scope!r} configs{hint}')
     tool = osp.basename(osp.dirname(WRAPPERS[scope]))
-    return apply_runner_arguments(cfg, args, work_dir_root=osp.join('./work_dirs', tool))
+    cfg = apply_runner_arguments(cfg, args, work_dir_root=osp.join('./work_dirs', tool))
+    for name in drop_persistent_workers(cfg):
+        print_log(f'{name}.num_workers=0: {name}.persistent_workers set to False (PyTorch '
+                  'refuses persistent workers without workers)', logger='current')
+    return cfg
+
+
+#: The dataloaders of a runner config.
+DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def drop_persistent_workers(cfg: Config) -> List[str]:
+    """Turn off ``persistent_workers`` in every dataloader that has ``num_workers=0``.
+
+    The libraries' configs set ``persistent_workers=True``; PyTorch refuses it without worker
+    processes, so a CPU run with ``num_workers=0`` would otherwise need both overrides.
+
+    Args:
+        cfg: The runner config, changed in place.
+
+    Returns:
+        The names of the dataloaders changed, e.g. ``['train_dataloader']``.
+    """
+    changed = []
+    for name in DATALOADERS:
+        loader = cfg.get(name)
+        if (isinstance(loader, dict) and loader.get('num_workers', 1) == 0
+                and loader.get('persistent_workers')):
+            loader['persistent_workers'] = False
+            changed.append(name)
+    return changed
 
 
 def load_pretrained_weights(path: str) -> Tuple[Dict[str, torch.Tensor], Optional[str]]:

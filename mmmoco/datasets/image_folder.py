@@ -1,11 +1,13 @@
 """Datasets of image files on disk: class sub-folders, a file list, or a flat unlabeled folder."""
+import logging
 import os
 from typing import Callable, List, Sequence, Tuple, Union
 
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 
 from mmmoco.registry import DATASETS
-from .transforms import build_transforms
+from .transforms import ImageDecodeError, build_transforms
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
 
@@ -18,20 +20,63 @@ def _prefix_dict(data_prefix: Union[str, dict]) -> dict:
     raise ValueError(f"data_prefix must be a str or dict(img_path=...), got {data_prefix!r}")
 
 
+def _is_within(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or lies below it (both real paths)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def walk_files(folder: str) -> List[str]:
+    """Every non-folder entry below a folder, following symbolic links to folders.
+
+    A link to a folder that contains the link (``train/Bag/loop -> ..``) would list the same
+    images again and again, and a link to a folder this walk has already scanned would list
+    them twice; both are skipped with a warning naming the link.
+
+    Args:
+        folder: The folder to scan.
+
+    Returns:
+        The paths (unsorted), each joined to ``folder``.
+    """
+    root = os.path.realpath(folder)
+    visited = {root}
+    pending = [(folder, root)]
+    files = []
+    while pending:
+        path, real_path = pending.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if not entry.is_dir():
+                    files.append(entry.path)
+                    continue
+                target = os.path.realpath(entry.path)
+                if _is_within(real_path, target):
+                    problem = 'which contains the link itself (a symlink loop)'
+                elif target in visited:
+                    problem = f'which this scan of {folder!r} has already listed'
+                else:
+                    visited.add(target)
+                    pending.append((entry.path, target))
+                    continue
+                print_log(f'skipped {entry.path!r}: a symbolic link to {target!r}, {problem}',
+                          logger='current', level=logging.WARNING)
+    return files
+
+
 def list_images(folder: str, extensions: Tuple[str, ...], recursive: bool) -> List[str]:
     """List the image files in a folder, sorted.
 
     Args:
         folder: The folder to scan.
         extensions: Lower-case file name endings that count as images.
-        recursive: Also scan sub-folders (following symbolic links).
+        recursive: Also scan sub-folders, following symbolic links but not symlink loops
+            (see :func:`walk_files`).
 
     Returns:
         The sorted paths, each joined to ``folder``.
     """
     if recursive:
-        paths = [os.path.join(root, name)
-                 for root, _, names in os.walk(folder, followlinks=True) for name in names]
+        paths = walk_files(folder)
     else:
         paths = [entry.path for entry in os.scandir(folder) if entry.is_file()]
     return sorted(path for path in paths if path.lower().endswith(extensions))
@@ -41,18 +86,32 @@ class _ImageFileDataset(BaseDataset):
     """Base of the image file datasets: builds the pipeline with mmmoco's registry and never
     swaps a failing sample for a random other one.
 
+    An unreadable image (missing, empty or undecodable file) stops the run with an
+    :class:`ImageDecodeError` naming the file. With ``skip_unreadable=True`` (for uncurated
+    data) such a sample is replaced by the next readable one in index order (wrapping around),
+    with a warning naming the file and the count of images skipped so far by this process.
+    The replacement depends only on the files, so it is the same in every epoch, on every
+    worker and after a resume: training stays deterministic and resume stays exact.
+
     Args:
         data_prefix: The image folder relative to ``data_root``, as a str or
             ``dict(img_path=...)``.
         pipeline: Transform configs or callables.
         extensions: File name endings (case-insensitive) that count as images.
+        skip_unreadable: Replace unreadable images by the next readable sample instead of
+            stopping.
         **kwargs: Further :class:`mmengine.dataset.BaseDataset` arguments (``data_root``,
             ``ann_file``, ``lazy_init``, ``serialize_data``, ...).
     """
 
     def __init__(self, data_prefix: Union[str, dict] = '',
                  pipeline: Sequence[Union[dict, Callable]] = (),
-                 extensions: Sequence[str] = IMG_EXTENSIONS, **kwargs) -> None:
+                 extensions: Sequence[str] = IMG_EXTENSIONS, skip_unreadable: bool = False,
+                 **kwargs) -> None:
+        if not isinstance(skip_unreadable, bool):
+            raise ValueError(f'skip_unreadable must be True or False, got {skip_unreadable!r}')
+        self.skip_unreadable = skip_unreadable
+        self.skipped_count = 0
         if (isinstance(extensions, str) or not extensions
                 or not all(isinstance(ext, str) and ext.startswith('.') for ext in extensions)):
             raise ValueError(f"extensions must be a non-empty list of endings such as '.jpg', "
@@ -77,17 +136,36 @@ class _ImageFileDataset(BaseDataset):
                                     f'(data_root={self.data_root!r} + data_prefix) does not exist')
         return folder
 
+    def _prepare_readable(self, idx: int) -> dict:
+        """Prepare sample ``idx`` or, if its image is unreadable, the next readable one."""
+        for offset in range(len(self)):
+            index = (idx + offset) % len(self)
+            try:
+                return self.prepare_data(index)
+            except ImageDecodeError as error:
+                self.skipped_count += 1
+                print_log(f'{type(self).__name__}: skipped an unreadable image, {error}; '
+                          f'{self.skipped_count} skipped so far by this process (sample {idx} '
+                          'is replaced by the next readable one)', logger='current',
+                          level=logging.WARNING)
+        raise RuntimeError(f'{type(self).__name__}: none of the {len(self)} images in '
+                           f'{self.img_dir!r} can be read (skip_unreadable=True)')
+
     def __getitem__(self, idx: int) -> dict:
-        """Load and transform one sample; errors (e.g. an unreadable image) propagate.
+        """Load and transform one sample; an unreadable image raises (or, with
+        ``skip_unreadable``, is replaced by the next readable sample), other errors propagate.
 
         Args:
             idx: The sample index.
 
         Returns:
             The output of the pipeline.
+
+        Raises:
+            ImageDecodeError: The image is unreadable (without ``skip_unreadable``).
         """
         self.full_init()
-        data = self.prepare_data(idx)
+        data = self._prepare_readable(idx) if self.skip_unreadable else self.prepare_data(idx)
         if data is None:
             raise RuntimeError(f'{type(self).__name__}: the pipeline returned None for sample '
                                f'{idx} ({self.get_data_info(idx)["img_path"]})')
@@ -111,7 +189,8 @@ class ImageFolderDataset(_ImageFileDataset):
         ann_file: The file list relative to ``data_root`` ('' scans class folders).
         pipeline: Transform configs or callables.
         extensions: File name endings (case-insensitive) that count as images.
-        **kwargs: Further :class:`mmengine.dataset.BaseDataset` arguments.
+        **kwargs: ``skip_unreadable`` (see :class:`_ImageFileDataset`) and further
+            :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
     def __init__(self, data_root: str = '', data_prefix: Union[str, dict] = '',
@@ -179,7 +258,8 @@ class UnlabeledImageFolder(_ImageFileDataset):
         pipeline: Transform configs or callables.
         recursive: Also take images in sub-folders.
         extensions: File name endings (case-insensitive) that count as images.
-        **kwargs: Further :class:`mmengine.dataset.BaseDataset` arguments.
+        **kwargs: ``skip_unreadable`` (see :class:`_ImageFileDataset`) and further
+            :class:`mmengine.dataset.BaseDataset` arguments.
     """
 
     def __init__(self, data_root: str, data_prefix: Union[str, dict] = '',

@@ -1,17 +1,44 @@
 """Frozen-backbone features of a dataset, on one process or gathered across DDP ranks."""
-from typing import Tuple
+import sys
+from typing import Iterable, Optional, Tuple
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from mmmoco.utils.distributed import all_gather_batches
+from mmmoco.models.necks.projection import pooled_features
+from mmmoco.utils.distributed import all_gather_batches, get_rank
+
+
+def with_progress(loader: DataLoader, description: Optional[str]) -> Iterable:
+    """The loader's batches, behind a tqdm progress bar on rank 0 when a description is given.
+
+    The bar goes to stderr and counts batches of this rank's shard. tqdm comes with
+    ``requirements/optional.txt`` (installed by ``tools/install/setup_env.sh``); without it the
+    batches are returned as they are.
+
+    Args:
+        loader: The data loader.
+        description: Text before the bar (e.g. ``'kNN bank'``); None shows no bar.
+
+    Returns:
+        An iterable over the loader's batches.
+    """
+    if description is None or get_rank() != 0:
+        return loader
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return loader
+    return tqdm(loader, desc=description, total=len(loader), unit='batch', file=sys.stderr,
+                dynamic_ncols=True, leave=True)
 
 
 @torch.no_grad()
 def extract_features(backbone: nn.Module, data_preprocessor: nn.Module, loader: DataLoader,
-                     ) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Global-average-pooled last-stage features and labels of every sample of a loader.
+                     progress: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Features and labels of every sample of a loader: the global-average-pooled last
+    feature map of a ResNet, the class token of a ViT (``out_type='cls_token'``).
 
     Under DDP each rank processes its shard; the result is gathered on every rank, put back in
     dataset order by ``sample_idx`` and stripped of the sampler's padding duplicates.
@@ -20,15 +47,17 @@ def extract_features(backbone: nn.Module, data_preprocessor: nn.Module, loader: 
         backbone: The backbone, in eval mode.
         data_preprocessor: Turns a collated batch into normalised images on the device.
         loader: Loader of single-view samples with ``gt_label`` and ``sample_idx``.
+        progress: Description of a progress bar shown on rank 0 (see :func:`with_progress`);
+            None shows none.
 
     Returns:
         Features (N, C) and labels (N,), in dataset order, on the CPU.
     """
     feats, labels, indices = [], [], []
-    for batch in loader:
+    for batch in with_progress(loader, progress):
         data = data_preprocessor(batch, False)
-        feat = backbone(data['inputs'])[-1]
-        feats.append(feat.mean(dim=(2, 3)).float())
+        feat = pooled_features(backbone(data['inputs']))
+        feats.append(feat.float())
         samples = data['data_samples']
         labels.append(torch.stack([s.gt_label for s in samples]).to(feat.device))
         indices.append(torch.tensor([s.sample_idx for s in samples], device=feat.device))

@@ -1,8 +1,11 @@
 """Building a frozen backbone and its data preprocessor from an evaluation config."""
-from typing import Optional, Tuple
+import logging
+from contextlib import contextmanager
+from typing import Iterator, Optional, Tuple
 
 import torch
 from mmengine.config import Config
+from mmengine.logging import MMLogger
 from torch import nn
 
 from mmmoco.registry import MODELS
@@ -21,12 +24,35 @@ def config_seed(cfg: Config) -> int:
     return cfg.get('randomness', {}).get('seed') or 0
 
 
+@contextmanager
+def quiet_logger(level: int = logging.WARNING) -> Iterator[None]:
+    """Raise the current mmengine logger's level for the block.
+
+    Without a log file, mmengine's ``init_weights`` prints one INFO record per parameter
+    (hundreds for a ResNet-50) to the console; a frozen-backbone tool has no use for them.
+
+    Args:
+        level: Records below this level are dropped inside the block.
+
+    Yields:
+        Nothing.
+    """
+    logger = MMLogger.get_current_instance()
+    previous = logger.level
+    logger.setLevel(max(level, previous))
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
+
+
 def build_frozen_backbone(cfg: Config, pretrain: Optional[str],
                           device: torch.device) -> Tuple[nn.Module, nn.Module]:
     """Build ``cfg.model.backbone`` in eval mode, with pretrained weights or a seeded random init.
 
     Torch is seeded with ``cfg.randomness.seed`` (0 when unset) before building, so the
-    random-init baseline is reproducible.
+    random-init baseline is reproducible. mmengine's per-parameter initialisation records are
+    not printed (:func:`quiet_logger`); the pretrained load is logged.
 
     Args:
         cfg: A config with ``model.backbone`` and ``model.data_preprocessor``.
@@ -42,9 +68,10 @@ def build_frozen_backbone(cfg: Config, pretrain: Optional[str],
     """
     torch.manual_seed(config_seed(cfg))
     backbone = MODELS.build(cfg.model.backbone)
-    backbone.init_weights()
+    with quiet_logger():
+        backbone.init_weights()
     if pretrain:
-        load_pretrained_backbone(backbone, pretrain)
+        load_pretrained_backbone(backbone, pretrain, 'the frozen backbone')
     backbone.to(device).eval()
     preprocessor = MODELS.build(cfg.model.data_preprocessor).to(device)
     return backbone, preprocessor

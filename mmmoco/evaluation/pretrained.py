@@ -1,6 +1,7 @@
 """Loading pretrained backbone weights for evaluation, refusing any partial match."""
 from collections import OrderedDict
 
+from mmengine.logging import print_log
 from torch import nn
 
 from mmmoco.utils.checkpoint import load_checkpoint_file
@@ -23,13 +24,19 @@ def backbone_state_dict(checkpoint: dict, prefix: str = 'backbone.') -> 'Ordered
     return OrderedDict(state)
 
 
-def load_pretrained_backbone(backbone: nn.Module, path: str) -> None:
+def load_pretrained_backbone(backbone: nn.Module, path: str,
+                             module_name: str = 'model.backbone') -> int:
     """Load pretrained weights into ``backbone``; every weight must be present, used and of
-    the right shape.
+    the right shape. Logs (to the current mmengine logger) which file was loaded into which
+    module, and how many tensors.
 
     Args:
         backbone: The backbone to fill.
         path: An mmmoco checkpoint or an extracted backbone file.
+        module_name: The backbone's name in messages.
+
+    Returns:
+        The number of tensors loaded.
 
     Raises:
         ValueError: If any backbone weight is missing from the file, any file weight is not
@@ -47,3 +54,7 @@ def load_pretrained_backbone(backbone: nn.Module, path: str) -> None:
             f'{missing[:5]}, {len(unused)} unused weights {unused[:5]}, {len(mismatched)} '
             f'shape mismatches {mismatched[:5]}')
     backbone.load_state_dict(state, strict=True)
+    print_log(f'Pretrained weights loaded: {len(state)} tensors from {path} into {module_name} '
+              f'({type(backbone).__name__}; strict: none missing, none unused)',
+              logger='current')
+    return len(state)

@@ -2,9 +2,11 @@
 
 All functions work on a single process too (they then act on the local tensor), and support
 ranks holding batches of different sizes (a last partial batch), which a plain
-``all_gather`` does not.
+``all_gather`` does not. Batches of equal size (the usual case, ``drop_last=True``) are
+gathered without padding, and Shuffle BN moves each sample once with ``all_to_all`` instead of
+all-gathering the whole global batch on every rank.
 """
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -41,30 +43,41 @@ def gather_batch_sizes(local_size: int, device: torch.device) -> List[int]:
     """
     if not is_distributed():
         return [local_size]
-    size = torch.tensor([local_size], dtype=torch.long, device=device)
-    sizes = [torch.zeros_like(size) for _ in range(dist.get_world_size())]
-    dist.all_gather(sizes, size)
-    return [int(s.item()) for s in sizes]
+    sizes = torch.zeros(dist.get_world_size(), dtype=torch.long, device=device)
+    dist.all_gather(list(sizes.chunk(len(sizes))),
+                    torch.tensor([local_size], dtype=torch.long, device=device))
+    return sizes.tolist()
 
 
 @torch.no_grad()
-def all_gather_batches(tensor: torch.Tensor) -> Tuple[torch.Tensor, List[int]]:
+def all_gather_batches(tensor: torch.Tensor, sizes: Optional[List[int]] = None
+                       ) -> Tuple[torch.Tensor, List[int]]:
     """Concatenate every rank's batch along dim 0, in rank order (no gradient).
 
     Args:
         tensor: This rank's batch, of shape (n_rank, ...); n_rank may differ between ranks.
+        sizes: Every rank's batch size if already known (e.g. from :func:`shuffle_batch`),
+            which saves a collective; gathered otherwise.
 
     Returns:
         The concatenated batch of shape (sum of n_rank, ...) and the list of per-rank sizes.
     """
-    sizes = gather_batch_sizes(tensor.shape[0], tensor.device)
+    if sizes is None:
+        sizes = gather_batch_sizes(tensor.shape[0], tensor.device)
     if len(sizes) == 1:
         return tensor, sizes
+    tensor = tensor.contiguous()
+    if len(set(sizes)) == 1:  # equal sizes: gather straight into the result
+        out = tensor.new_empty((sum(sizes), *tensor.shape[1:]))
+        dist.all_gather(list(out.chunk(len(sizes))), tensor)
+        return out, sizes
     padded = tensor.new_zeros((max(sizes), *tensor.shape[1:]))
     padded[:tensor.shape[0]] = tensor
-    gathered = [torch.empty_like(padded) for _ in sizes]
-    dist.all_gather(gathered, padded.contiguous())
-    return torch.cat([g[:n] for g, n in zip(gathered, sizes)], dim=0), sizes
+    gathered = padded.new_empty((len(sizes) * max(sizes), *tensor.shape[1:]))
+    dist.all_gather(list(gathered.chunk(len(sizes))), padded)
+    keep = torch.cat([torch.arange(n, device=tensor.device) + r * max(sizes)
+                      for r, n in enumerate(sizes)])
+    return gathered[keep], sizes
 
 
 def rank_offset(sizes: List[int]) -> int:
@@ -79,12 +92,43 @@ def rank_offset(sizes: List[int]) -> int:
     return sum(sizes[:get_rank()])
 
 
+def _routes(perm: torch.Tensor, sizes: List[int]) -> Tuple[List[torch.Tensor], torch.Tensor,
+                                                            List[int]]:
+    """Which local samples go to which rank, and where received samples belong.
+
+    Rank r's shuffled share is the global samples ``perm[offset_r:offset_r + n_r]``.
+
+    Args:
+        perm: The global permutation.
+        sizes: Per-rank batch sizes in rank order.
+
+    Returns:
+        For each destination rank, the local indices this rank sends it (in the destination's
+        share order); the positions in this rank's share of the samples it receives, grouped
+        by source rank; and the number of samples received from each source rank.
+    """
+    offsets = torch.tensor([0] + sizes, device=perm.device).cumsum(0)
+    owner = torch.bucketize(perm, offsets[1:], right=True)  # the rank holding each sample
+    rank = get_rank()
+    sends = []
+    for dest, (start, size) in enumerate(zip(offsets[:-1].tolist(), sizes)):
+        share = perm[start:start + size]
+        sends.append(share[owner[start:start + size] == rank] - offsets[rank])
+    start = int(offsets[rank])
+    mine = owner[start:start + sizes[rank]]
+    order = torch.argsort(mine, stable=True)
+    counts = torch.bincount(mine, minlength=len(sizes)).tolist()
+    return sends, order, counts
+
+
 @torch.no_grad()
 def shuffle_batch(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, List[int]]:
     """Shuffle a batch across all ranks (the first half of Shuffle BN).
 
     Every rank receives as many samples as it sent, drawn from a global permutation that rank 0
-    generates and broadcasts, so a rank's BN statistics come from other ranks' samples.
+    generates and broadcasts, so a rank's BN statistics come from other ranks' samples. Each
+    sample travels once (``all_to_all``); batch sizes are gathered once here and reused by
+    :func:`unshuffle_batch`.
 
     Args:
         x: This rank's batch (n_rank, ...).
@@ -93,12 +137,18 @@ def shuffle_batch(x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, List[int
         This rank's share of the shuffled global batch, the global permutation, and the
         per-rank batch sizes (pass both to :func:`unshuffle_batch`).
     """
-    gathered, sizes = all_gather_batches(x)
-    perm = torch.randperm(gathered.shape[0], device=x.device)
-    if is_distributed():
-        dist.broadcast(perm, src=0)
-    start = rank_offset(sizes)
-    return gathered[perm[start:start + x.shape[0]]], perm, sizes
+    sizes = gather_batch_sizes(x.shape[0], x.device)
+    perm = torch.randperm(sum(sizes), device=x.device)
+    if len(sizes) == 1:
+        return x[perm], perm, sizes
+    dist.broadcast(perm, src=0)
+    sends, order, counts = _routes(perm, sizes)
+    received = x.new_empty((x.shape[0], *x.shape[1:]))
+    dist.all_to_all_single(received, x[torch.cat(sends)].contiguous(), counts,
+                           [len(s) for s in sends])
+    shuffled = torch.empty_like(received)
+    shuffled[order] = received
+    return shuffled, perm, sizes
 
 
 @torch.no_grad()
@@ -113,9 +163,13 @@ def unshuffle_batch(y: torch.Tensor, perm: torch.Tensor, sizes: List[int]) -> to
     Returns:
         The outputs for this rank's original samples, in their original order.
     """
-    gathered, _ = all_gather_batches(y)
-    restored = torch.empty_like(gathered)
-    restored[perm] = gathered
-    start = rank_offset(sizes)
-    return restored[start:start + y.shape[0]]
-
+    if len(sizes) == 1:
+        restored = torch.empty_like(y)
+        restored[perm] = y
+        return restored
+    sends, order, counts = _routes(perm, sizes)
+    received = y.new_empty((y.shape[0], *y.shape[1:]))
+    dist.all_to_all_single(received, y[order].contiguous(), [len(s) for s in sends], counts)
+    restored = torch.empty_like(received)
+    restored[torch.cat(sends)] = received
+    return restored

@@ -50,9 +50,13 @@ def test_dataset_built_from_config_gives_two_views(tmp_path):
 
 
 def test_runner_dataloader_with_default_scope_and_worker_seeding(tmp_path):
+    """Batch of 3 samples, 2 views of different sizes: the collated axes are [view][sample]."""
     _make_tree(str(tmp_path))
+    dataset = _dataset_cfg(str(tmp_path))
+    dataset['pipeline'][1] = dict(type='MultiView', num_views=[1, 1], transforms=[
+        MOCO_V2_AUGMENTATION, [dict(MOCO_V2_AUGMENTATION[0], size=24), *MOCO_V2_AUGMENTATION[1:]]])
     cfg = Config(dict(default_scope='mmmoco', train_dataloader=dict(
-        batch_size=2, num_workers=2, dataset=_dataset_cfg(str(tmp_path)),
+        batch_size=3, num_workers=2, dataset=dataset,
         sampler=dict(type='DefaultSampler', shuffle=False),
         worker_init_fn=dict(type='mmmoco.worker_init_from_torch_seed'))))
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
@@ -61,7 +65,9 @@ def test_runner_dataloader_with_default_scope_and_worker_seeding(tmp_path):
     first = next(iter(loader))
     torch.manual_seed(0)
     again = next(iter(loader))
-    assert len(first['inputs']) == 2  # pseudo_collate: one list of two views per sample
-    assert [tuple(view.shape) for view in first['inputs'][1]] == [(3, 32, 32), (3, 32, 32)]
-    assert [s.gt_label.item() for s in first['data_samples']] == [0, 0]
+    # pseudo_collate: one list per view, each holding that view of every sample
+    assert len(first['inputs']) == 2 and [len(view) for view in first['inputs']] == [3, 3]
+    assert [tuple(img.shape) for img in first['inputs'][0]] == [(3, 32, 32)] * 3
+    assert [tuple(img.shape) for img in first['inputs'][1]] == [(3, 24, 24)] * 3
+    assert [s.gt_label.item() for s in first['data_samples']] == [0, 0, 1]
     assert all(torch.equal(a, b) for a, b in zip(first['inputs'][0], again['inputs'][0]))

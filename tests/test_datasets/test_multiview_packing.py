@@ -34,17 +34,36 @@ def test_view_groups_use_their_own_pipeline_in_order():
     np.testing.assert_array_equal(views[1], views[2])
 
 
-def test_views_do_not_alias_the_input_image():
+def test_views_share_the_decoded_image_read_only_without_copying_it():
     img = _image()
     original = img.copy()
+    seen = []
+
+    def record(results):
+        seen.append(results['img'])
+        return results
+
+    views = MultiView(num_views=2, transforms=[record])(dict(img=img))['img']
+    # no per-view copy of the decoded image: every view pipeline starts from the same array
+    assert all(view is img for view in seen + views)
 
     def scribble(results):
         results['img'][...] = 0
         return results
 
-    views = MultiView(num_views=2, transforms=[scribble])(dict(img=img))['img']
+    with pytest.raises(ValueError, match='read-only'):
+        MultiView(num_views=2, transforms=[scribble])(dict(img=_image()))
     np.testing.assert_array_equal(img, original)
-    assert all(not np.shares_memory(view, img) for view in views)
+
+
+def test_view_metadata_changes_stay_in_their_view():
+    def tag(results):
+        results['tag'] = len(results.get('tags', []))
+        results['img_shape'] = (1, 1)
+        return results
+
+    results = MultiView(num_views=2, transforms=[tag])(dict(img=_image(), img_shape=(20, 24)))
+    assert 'tag' not in results and results['img_shape'] == [(20, 24), (20, 24)]
 
 
 @pytest.mark.parametrize('num_views, transforms, culprit', [

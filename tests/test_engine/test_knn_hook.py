@@ -52,16 +52,19 @@ def small_moco():
     model = MODELS.build(dict(
         type='MoCo', backbone=dict(type='ResNet', depth=18, small_stem=True),
         neck=dict(type='MLPNeck', in_channels=512, hidden_channels=64, out_channels=16),
-        head=dict(type='MoCoQueueHead', feat_dim=16, queue_len=32)))
+        queue=dict(type='KeyQueue', feat_dim=16, queue_len=32),
+        head=dict(type='ContrastiveHead')))
     model.init_weights()
     return model.train()
 
 
 def fake_runner(model, epoch: int = 0, iteration: int = 0, max_epochs: int = 3,
                 max_iters: int = 30) -> SimpleNamespace:
-    """The runner attributes the hook uses; records scalars, log lines and loader builds."""
+    """The runner attributes the hook uses; records scalars, visualizer calls, log lines and
+    loader builds."""
     runner = SimpleNamespace(model=model, epoch=epoch, iter=iteration, max_epochs=max_epochs,
-                             max_iters=max_iters, seed=0, scalars={}, lines=[], built=[])
+                             max_iters=max_iters, seed=0, scalars={}, lines=[], built=[],
+                             visualized=[])
 
     def build_dataloader(cfg: dict, seed: int):
         runner.built.append(cfg)
@@ -71,6 +74,8 @@ def fake_runner(model, epoch: int = 0, iteration: int = 0, max_epochs: int = 3,
     runner.message_hub = SimpleNamespace(
         update_scalar=lambda name, value: runner.scalars.setdefault(name, []).append(value))
     runner.logger = SimpleNamespace(info=runner.lines.append)
+    runner.visualizer = SimpleNamespace(
+        add_scalars=lambda scalars, step: runner.visualized.append((dict(scalars), step)))
     return runner
 
 
@@ -117,6 +122,17 @@ def test_by_iteration_counts_iterations(fashion_mnist):
         runner.iter = iteration
         hook.after_train_iter(runner, iteration)
     assert [line.split(' (')[0] for line in runner.lines] == ['kNN after iter 3']
+    # to the vis backends at the step of the loss curves (iterations done), without an epoch
+    [(scalars, step)] = runner.visualized
+    assert step == 3 and set(scalars) == {'knn/top1_k20', 'knn/top5_k20'}
+
+
+def test_epoch_results_reach_the_visualizer_at_the_iteration_count(fashion_mnist):
+    runner = fake_runner(small_moco(), epoch=1, iteration=40, max_epochs=2)
+    make_hook(fashion_mnist, interval=1).after_train_epoch(runner)
+    [(scalars, step)] = runner.visualized
+    assert step == 40 and scalars.pop('epoch') == 2
+    assert scalars == {name: runner.scalars[name][0] for name in SCALARS}
 
 
 def test_matches_direct_knn_and_leaves_training_state(fashion_mnist):

@@ -23,3 +23,19 @@ def test_rejects_wrong_shapes_and_std():
         SelfSupDataPreprocessor(std=(0, 1, 1))
     with pytest.raises(ValueError, match='shape'):
         SelfSupDataPreprocessor()(dict(inputs=torch.zeros(2, 1, 4, 4)))
+
+
+def test_channels_last_output_keeps_the_values():
+    views = [torch.randint(0, 256, (2, 3, 4, 5), dtype=torch.uint8) for _ in range(2)]
+    plain = SelfSupDataPreprocessor()(dict(inputs=views))['inputs']
+    fast = SelfSupDataPreprocessor(channels_last=True)(dict(inputs=views))['inputs']
+    for a, b in zip(plain, fast):
+        assert torch.equal(a, b) and b.is_contiguous(memory_format=torch.channels_last)
+        assert not a.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_data_samples_stay_where_the_loader_put_them():
+    samples = [object(), object()]
+    out = SelfSupDataPreprocessor()(dict(inputs=torch.zeros(2, 3, 2, 2, dtype=torch.uint8),
+                                         data_samples=samples))
+    assert out['data_samples'] is samples

@@ -1,70 +1,129 @@
-"""MoCoQueueHead: InfoNCE against the direct formula, queue writes and wrap-around."""
+"""ContrastiveHead (InfoNCE, accuracy) and KeyQueue (writes, wrap-around, pointer, checkpoint)."""
 import math
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from mmmoco.models.heads import MoCoQueueHead
+from mmmoco.models.heads import ContrastiveHead
+from mmmoco.models.utils import KeyQueue
 
 
 def _unit(n, d, seed):
     return F.normalize(torch.randn(n, d, generator=torch.Generator().manual_seed(seed)), dim=1)
 
 
-def test_infonce_matches_direct_formula():
-    head = MoCoQueueHead(feat_dim=8, queue_len=5, temperature=0.2)
+def _queue_similarities(q, k, queue):
+    return torch.cat([(q * k).sum(1, keepdim=True), q @ queue.snapshot(q.dtype).t()], dim=1)
+
+
+def test_infonce_against_a_queue_matches_direct_formula():
+    head, queue = ContrastiveHead(temperature=0.2), KeyQueue(feat_dim=8, queue_len=5)
     q, k = _unit(3, 8, 0), _unit(3, 8, 1)
     expected = 0.0
     for i in range(3):
         pos = math.exp(float(q[i] @ k[i]) / 0.2)
-        neg = sum(math.exp(float(q[i] @ head.queue[j]) / 0.2) for j in range(5))
+        neg = sum(math.exp(float(q[i] @ queue.keys[j]) / 0.2) for j in range(5))
         expected += -math.log(pos / (pos + neg))
-    assert head.loss(q, k).item() == pytest.approx(expected / 3, rel=1e-5)
+    loss, _ = head(_queue_similarities(q, k, queue))
+    assert loss.item() == pytest.approx(expected / 3, rel=1e-5)
 
 
-def test_loss_gradient_flows_to_queries_only():
-    head = MoCoQueueHead(feat_dim=4, queue_len=6, temperature=0.07)
+def test_infonce_with_labels_and_top1_accuracy():
+    head = ContrastiveHead(temperature=0.5)
+    similarities = torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.2, 0.3], [0.0, 0.1, 0.7]])
+    labels = torch.tensor([0, 2, 2])
+    loss, accuracy = head(similarities, labels)
+    expected = sum(-math.log(math.exp(similarities[i, labels[i]] / 0.5)
+                             / sum(math.exp(s / 0.5) for s in similarities[i].tolist()))
+                   for i in range(3)) / 3
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    # rows 0 and 2 rank their positive first, row 1 does not
+    assert accuracy.item() == pytest.approx(200 / 3)
+    assert not accuracy.requires_grad
+
+
+def test_gradient_reaches_the_queries_and_never_the_queue():
+    head, queue = ContrastiveHead(temperature=0.07), KeyQueue(feat_dim=4, queue_len=6)
+    # if the loss used the queue buffer itself (not a detached copy), autograd would reach it
+    queue.keys.requires_grad_(True)
     q = _unit(2, 4, 0).requires_grad_()
-    head.loss(q, _unit(2, 4, 1)).backward()
+    loss, _ = head(_queue_similarities(q, _unit(2, 4, 1), queue))
+    loss.backward()
     assert q.grad is not None and q.grad.abs().sum() > 0
-    assert not head.queue.requires_grad
+    assert queue.keys.grad is None
+
+
+def test_backward_after_enqueue_uses_the_queue_as_it_was():
+    """MoCo enqueues before the optimizer step: the loss's graph must hold its own copy."""
+    head, queue = ContrastiveHead(temperature=0.2), KeyQueue(feat_dim=4, queue_len=6)
+    q, k = _unit(3, 4, 0).requires_grad_(), _unit(3, 4, 1)
+    loss, _ = head(_queue_similarities(q, k, queue))
+    reference, _ = head(_queue_similarities(q, k, queue))
+    expected = torch.autograd.grad(reference, q)[0]
+    queue.enqueue(_unit(3, 4, 2))  # in-place write before backward
+    loss.backward()
+    assert torch.allclose(q.grad, expected)
 
 
 def test_queue_is_normalised_buffer_in_state_dict():
-    head = MoCoQueueHead(feat_dim=16, queue_len=10)
-    state = head.state_dict()
-    assert set(state) == {'queue', 'queue_ptr'}
-    assert torch.allclose(head.queue.norm(dim=1), torch.ones(10))
+    queue = KeyQueue(feat_dim=16, queue_len=10)
+    assert set(queue.state_dict()) == {'keys', 'ptr'}
+    assert torch.allclose(queue.keys.norm(dim=1), torch.ones(10))
+    assert set(ContrastiveHead().state_dict()) == set()
 
 
 def test_enqueue_wraps_around_when_queue_len_not_multiple_of_batch():
-    head = MoCoQueueHead(feat_dim=4, queue_len=5)
+    queue = KeyQueue(feat_dim=4, queue_len=5)
     first, second = _unit(3, 4, 0), _unit(3, 4, 1)
-    head.enqueue(first)
-    assert int(head.queue_ptr) == 3
-    assert torch.equal(head.queue[:3], first)
-    head.enqueue(second)
+    queue.enqueue(first)
+    assert int(queue.ptr) == 3
+    assert torch.equal(queue.keys[:3], first)
+    queue.enqueue(second)
     # slots 3, 4 then wrap to 0
-    assert int(head.queue_ptr) == 1
-    assert torch.equal(head.queue[3:5], second[:2])
-    assert torch.equal(head.queue[0], second[2])
-    assert torch.equal(head.queue[1:3], first[1:3])
+    assert int(queue.ptr) == 1
+    assert torch.equal(queue.keys[3:5], second[:2])
+    assert torch.equal(queue.keys[0], second[2])
+    assert torch.equal(queue.keys[1:3], first[1:3])
 
 
 def test_enqueue_partial_batch_and_batch_larger_than_queue():
-    head = MoCoQueueHead(feat_dim=4, queue_len=4)
-    head.enqueue(_unit(1, 4, 0))
-    assert int(head.queue_ptr) == 1
+    queue = KeyQueue(feat_dim=4, queue_len=4)
+    queue.enqueue(_unit(1, 4, 0))
+    assert int(queue.ptr) == 1
     big = _unit(6, 4, 1)
-    head.enqueue(big)  # keeps the last 4 keys, written from slot 1 on
-    assert int(head.queue_ptr) == 1
-    assert torch.equal(head.queue[1:4], big[2:5])
-    assert torch.equal(head.queue[0], big[5])
+    queue.enqueue(big)  # keeps the last 4 keys, written from slot 1 on
+    assert int(queue.ptr) == 1
+    assert torch.equal(queue.keys[1:4], big[2:5])
+    assert torch.equal(queue.keys[0], big[5])
 
 
-def test_invalid_arguments_are_named():
+def test_pointer_is_restored_from_a_checkpoint():
+    """The write position comes from the checkpointed buffer, not from the host copy."""
+    saved = KeyQueue(feat_dim=4, queue_len=8)
+    saved.enqueue(_unit(3, 4, 0))
+    state = saved.state_dict()
+    fresh = KeyQueue(feat_dim=4, queue_len=8)
+    fresh.load_state_dict(state)
+    batch = _unit(2, 4, 1)
+    fresh.enqueue(batch)
+    assert int(fresh.ptr) == 5
+    assert torch.equal(fresh.keys[3:5], batch)
+    assert torch.equal(fresh.keys[:3], saved.keys[:3])
+
+
+@pytest.mark.parametrize('value', [0, -1.0, float('nan'), float('inf')])
+def test_invalid_temperature_is_named(value):
     with pytest.raises(ValueError, match='temperature'):
-        MoCoQueueHead(temperature=0)
+        ContrastiveHead(temperature=value)
+
+
+def test_invalid_queue_arguments_are_named():
+    with pytest.raises(TypeError, match='queue_len'):
+        KeyQueue(queue_len='abc')
     with pytest.raises(ValueError, match='queue_len'):
-        MoCoQueueHead(queue_len=0)
+        KeyQueue(queue_len=0)
+    with pytest.raises(ValueError, match='feat_dim'):
+        KeyQueue(feat_dim=-3)
+    with pytest.raises(TypeError, match='temperature'):
+        ContrastiveHead(temperature='0.2')

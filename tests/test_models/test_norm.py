@@ -11,12 +11,13 @@ def test_split_bn_normalises_each_sub_batch_with_its_own_statistics():
     bn = SplitBatchNorm2d(3, num_splits=4, momentum=0.1)
     x = torch.randn(8, 3, 4, 4) * 3 + 1
     y = bn(x)
-    for chunk_in, chunk_out in zip(x.chunk(4), y.chunk(4)):
+    sub_batches = [x[s::4] for s in range(4)]  # sample n is in sub-batch n % 4
+    for s, chunk_in in enumerate(sub_batches):
         mean = chunk_in.mean(dim=(0, 2, 3), keepdim=True)
         var = chunk_in.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
-        assert torch.allclose(chunk_out, (chunk_in - mean) / torch.sqrt(var + bn.eps), atol=1e-5)
-    means = torch.stack([c.mean(dim=(0, 2, 3)) for c in x.chunk(4)]).mean(0)
-    variances = torch.stack([c.var(dim=(0, 2, 3), unbiased=True) for c in x.chunk(4)]).mean(0)
+        assert torch.allclose(y[s::4], (chunk_in - mean) / torch.sqrt(var + bn.eps), atol=1e-5)
+    means = torch.stack([c.mean(dim=(0, 2, 3)) for c in sub_batches]).mean(0)
+    variances = torch.stack([c.var(dim=(0, 2, 3), unbiased=True) for c in sub_batches]).mean(0)
     assert torch.allclose(bn.running_mean, 0.1 * means, atol=1e-6)
     assert torch.allclose(bn.running_var, 0.9 + 0.1 * variances, atol=1e-5)
 
@@ -27,7 +28,7 @@ def test_split_bn_differs_from_plain_bn_and_handles_uneven_batches():
     split, plain = SplitBatchNorm2d(2, num_splits=2), nn.BatchNorm2d(2)
     y = split(x)
     assert not torch.allclose(y, plain(x), atol=1e-3)
-    first = x[:4]  # tensor_split puts 4 then 3 samples
+    first = x[:4]  # 7 = 4 + 3: the larger sub-batch takes the leading samples
     ref = (first - first.mean((0, 2, 3), keepdim=True)) / torch.sqrt(
         first.var((0, 2, 3), unbiased=False, keepdim=True) + split.eps)
     assert torch.allclose(y[:4], ref, atol=1e-5)
@@ -58,3 +59,103 @@ def test_build_norm_layer_and_conversion():
 def test_syncbn_is_converted_too_on_a_single_device():
     model = nn.Sequential(nn.Conv2d(3, 3, 1), nn.SyncBatchNorm(3))
     assert isinstance(convert_to_split_bn(model, 2)[1], SplitBatchNorm2d)
+
+
+def _loop_split_bn(bn: SplitBatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    """One batch_norm call per sub-batch, statistics by hand, sub-batches picked by index.
+
+    The first ``N % S`` sub-batches hold one sample more and take the leading samples; within
+    each of the two groups sample ``n`` belongs to sub-batch ``n % (sub-batches in the group)``.
+    """
+    splits = min(bn.num_splits, x.shape[0])
+    small, larger = divmod(x.shape[0], splits)
+    boundary = larger * (small + 1)
+    members = [torch.arange(s, boundary, larger) for s in range(larger)] + [
+        torch.arange(boundary + s, x.shape[0], splits - larger) for s in range(splits - larger)]
+    output = torch.empty_like(x)
+    means, variances = [], []
+    for index in members:
+        chunk = x[index]
+        output[index] = torch.nn.functional.batch_norm(chunk, None, None, bn.weight, bn.bias,
+                                                       True, 0.0, bn.eps)
+        count = chunk.numel() / chunk.shape[1]
+        means.append(chunk.mean(dim=(0, 2, 3)))
+        variances.append(chunk.var(dim=(0, 2, 3), unbiased=False) * count / max(count - 1, 1))
+    with torch.no_grad():
+        bn.num_batches_tracked.add_(1)
+        momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+        bn.running_mean.lerp_(torch.stack(means).mean(0), momentum)
+        bn.running_var.lerp_(torch.stack(variances).mean(0), momentum)
+    return output
+
+
+@pytest.mark.parametrize('batch, splits, momentum', [(8, 4, 0.1), (7, 3, 0.1), (10, 4, None),
+                                                     (3, 8, 0.3)])
+def test_single_call_split_bn_equals_the_loop(batch, splits, momentum):
+    torch.manual_seed(0)
+    fast = SplitBatchNorm2d(5, num_splits=splits, momentum=momentum)
+    with torch.no_grad():
+        fast.weight.uniform_(0.5, 1.5)
+        fast.bias.uniform_(-1, 1)
+    slow = SplitBatchNorm2d(5, num_splits=splits, momentum=momentum)
+    slow.load_state_dict(fast.state_dict())
+    for _ in range(3):  # running statistics accumulate over steps identically
+        x = torch.randn(batch, 5, 3, 4) * 2 + 0.5
+        x_fast, x_slow = x.clone().requires_grad_(), x.clone().requires_grad_()
+        y_fast, y_slow = fast(x_fast), _loop_split_bn(slow, x_slow)
+        assert torch.allclose(y_fast, y_slow, atol=1e-5)
+        grad = torch.randn_like(y_fast)
+        y_fast.backward(grad)
+        y_slow.backward(grad)
+        assert torch.allclose(x_fast.grad, x_slow.grad, atol=1e-5)
+    for name in ('running_mean', 'running_var', 'num_batches_tracked'):
+        assert torch.allclose(getattr(fast, name).float(), getattr(slow, name).float(),
+                              atol=1e-6), name
+    assert torch.allclose(fast.weight.grad, slow.weight.grad, atol=1e-4)
+    assert torch.allclose(fast.bias.grad, slow.bias.grad, atol=1e-4)
+    fast.eval(), slow.eval()
+    x = torch.randn(4, 5, 3, 4)
+    assert torch.allclose(fast(x), torch.nn.functional.batch_norm(
+        x, slow.running_mean, slow.running_var, slow.weight, slow.bias, False, 0.0, slow.eps),
+        atol=1e-5)
+
+
+def test_split_bn_without_running_statistics_or_affine():
+    x = torch.randn(6, 2, 3, 3)
+    bn = SplitBatchNorm2d(2, num_splits=3, affine=False, track_running_stats=False)
+    y = bn(x)
+    for s in range(3):  # sample n is in sub-batch n % 3
+        c = x[s::3]
+        ref = (c - c.mean((0, 2, 3), keepdim=True)) / torch.sqrt(
+            c.var((0, 2, 3), unbiased=False, keepdim=True) + bn.eps)
+        assert torch.allclose(y[s::3], ref, atol=1e-5)
+
+
+def test_norm_layers_for_mlp_heads():
+    assert type(build_norm_layer(dict(type='BN'), 8, ndim=1)) is nn.BatchNorm1d
+    assert type(build_norm_layer(dict(type='BN1d'), 8)) is nn.BatchNorm1d
+    assert type(build_norm_layer(dict(type='SyncBN'), 8, ndim=1)) is nn.SyncBatchNorm
+    frozen = build_norm_layer(dict(type='BN', affine=False), 8, ndim=1)
+    assert frozen.weight is None and frozen.bias is None
+    layer_norm = build_norm_layer(dict(type='LN', eps=1e-6), 8, ndim=1)
+    assert isinstance(layer_norm, nn.LayerNorm) and layer_norm.eps == 1e-6
+    assert build_norm_layer(dict(type='LN', affine=False), 8, ndim=1).weight is None
+    with pytest.raises(ValueError, match='SplitBN'):
+        build_norm_layer(dict(type='SplitBN'), 8, ndim=1)
+    with pytest.raises(TypeError, match='norm_cfg must be a dict'):
+        build_norm_layer('BN', 8, ndim=1)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='the CPU path only')
+def test_sync_bn_runs_as_plain_bn_without_cuda():
+    """torch's SyncBN refuses CPU tensors once a process group runs (gloo DDP on CPU)."""
+    from mmmoco.models.utils import revert_sync_bn_without_cuda
+    model = nn.Sequential(nn.Linear(4, 6), nn.SyncBatchNorm(6), nn.ReLU(), nn.SyncBatchNorm(6))
+    weight = model[1].weight
+    converted = revert_sync_bn_without_cuda(model, 'test model')
+    assert not any(isinstance(m, nn.SyncBatchNorm) for m in converted.modules())
+    assert converted[1].weight is weight
+    assert set(converted.state_dict()) == set(model.state_dict())
+    assert converted(torch.randn(5, 4)).shape == (5, 6)
+    plain = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6))
+    assert revert_sync_bn_without_cuda(plain) is plain

@@ -1,4 +1,5 @@
-"""tools/model_converters: extracting the backbone, official MoCo checkpoints, detectron2."""
+"""tools/model_converters: extracting the backbone, official MoCo v1/v2/v3 checkpoints, detectron2
+and timm exports."""
 import os
 import os.path as osp
 import pickle
@@ -20,6 +21,7 @@ sys.path.insert(0, osp.join(ROOT, 'tools', 'model_converters'))
 import extract_backbone as extract_tool  # noqa: E402
 import from_official_moco as official_tool  # noqa: E402
 import to_detectron2 as detectron2_tool  # noqa: E402
+import to_timm as timm_tool  # noqa: E402
 
 QUEUE_LEN = 64
 
@@ -31,7 +33,8 @@ def build_moco(depth: int, queue_len: int = QUEUE_LEN) -> nn.Module:
         type='MoCo', backbone=dict(type='ResNet', depth=depth),
         neck=dict(type='MLPNeck', in_channels=channels, hidden_channels=channels,
                   out_channels=128),
-        head=dict(type='MoCoQueueHead', feat_dim=128, queue_len=queue_len)))
+        queue=dict(type='KeyQueue', feat_dim=128, queue_len=queue_len),
+        head=dict(type='ContrastiveHead', temperature=0.2)))
 
 
 def save_fake_checkpoint(model: nn.Module, path: str) -> str:
@@ -172,8 +175,8 @@ def test_official_moco_checkpoint_converts_to_a_loadable_moco(tmp_path):
     model = build_moco(18)
     model.load_state_dict(converted['state_dict'], strict=True)
     original = official['state_dict']
-    assert torch.equal(model.head.queue, original['module.queue'].t())
-    assert model.head.queue_ptr.shape == () and int(model.head.queue_ptr) == 24
+    assert torch.equal(model.queue.keys, original['module.queue'].t())
+    assert model.queue.ptr.shape == () and int(model.queue.ptr) == 24
     for encoder, backbone, neck in (('encoder_q', model.backbone, model.neck),
                                     ('encoder_k', model.momentum_backbone, model.momentum_neck)):
         prefix = f'module.{encoder}.'
@@ -201,9 +204,10 @@ def test_official_keys_of_moco_v1_and_unknown_keys():
 
 def test_official_converter_refuses_other_checkpoints(moco50):
     state_dict, _ = moco50
-    with pytest.raises(ValueError, match=r"mmmoco.pth has no module.encoder_q.\* keys; "
-                       r"expected a facebookresearch/moco checkpoint, found the prefixes "
-                       r"\['backbone', 'head', 'momentum_backbone'"):
+    with pytest.raises(ValueError, match=r"mmmoco.pth has no module.encoder_q.\* \(MoCo v1/v2\) "
+                       r"or module.base_encoder.\* \(MoCo v3\) keys; expected a "
+                       r"facebookresearch/moco or moco-v3 checkpoint, found the prefixes "
+                       r"\['backbone', 'momentum_backbone', 'momentum_neck', 'neck', 'queue'\]"):
         official_tool.convert_official_moco(state_dict, source='mmmoco.pth')
 
 
@@ -267,3 +271,208 @@ def test_extracted_backbone_loads_into_mmdet_resnet50(moco50):
     weights = extract_tool.extract_backbone(state_dict)
     result = ResNet(depth=50).load_state_dict(weights, strict=True)
     assert result.missing_keys == [] and result.unexpected_keys == []
+
+
+# ---------------------------------------------------------------- MoCo v3 (ResNet and ViT)
+
+#: A tiny ViT: 32 px images, 8 px patches, 32 wide, 2 blocks, 4 heads.
+TINY_VIT = dict(embed_dims=32, depth=2, num_heads=4)
+#: Width of the tiny v3 MLPs' hidden layers, and of their output.
+MLP_HIDDEN, MLP_OUT = 64, 16
+
+
+def reference_v3_mlp(num_layers: int, in_dim: int, last_bn: bool) -> nn.Sequential:
+    """An MLP laid out as moco-v3's builder lays it out: per layer Linear (no bias), then BN
+    and ReLU between layers, and a BN without affine after the last if ``last_bn``."""
+    layers: List[nn.Module] = []
+    for index in range(num_layers):
+        last = index == num_layers - 1
+        out_dim = MLP_OUT if last else MLP_HIDDEN
+        layers.append(nn.Linear(in_dim if index == 0 else MLP_HIDDEN, out_dim, bias=False))
+        if not last:
+            layers += [nn.BatchNorm1d(out_dim), nn.ReLU(inplace=True)]
+        elif last_bn:
+            layers.append(nn.BatchNorm1d(out_dim, affine=False))
+    return nn.Sequential(*layers)
+
+
+def randomise(module: nn.Module) -> nn.Module:
+    """Give every parameter and BN statistic a distinct random value (so a mix-up shows)."""
+    with torch.no_grad():
+        for tensor in module.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.rand_like(tensor) + 0.5)
+    return module
+
+
+def official_v3_encoder(arch: str) -> nn.Module:
+    """An encoder as moco-v3 builds it: a torchvision ResNet-18 whose ``fc`` is the 2-layer
+    projector, or a timm ViT whose ``head`` is the 3-layer projector."""
+    if arch == 'resnet':
+        encoder = torchvision.models.resnet18(weights=None)
+        encoder.fc = reference_v3_mlp(2, 512, last_bn=True)
+    else:
+        from timm.models.vision_transformer import VisionTransformer
+        encoder = VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2,
+                                    num_heads=4, num_classes=0)
+        encoder.head = reference_v3_mlp(3, 32, last_bn=True)
+    return randomise(encoder)
+
+
+def official_mocov3_checkpoint(arch: str) -> dict:
+    """A facebookresearch/moco-v3 checkpoint of a tiny model, as its main_moco.py saves it."""
+    torch.manual_seed(0)
+    modules = {'base_encoder': official_v3_encoder(arch),
+               'momentum_encoder': official_v3_encoder(arch),
+               # MoCo_ResNet's predictor has no last BN, MoCo_ViT's has one
+               'predictor': randomise(reference_v3_mlp(2, MLP_OUT, last_bn=arch == 'vit'))}
+    state_dict = {f'module.{name}.{key}': value for name, module in modules.items()
+                  for key, value in module.state_dict().items()}
+    optimizer = torch.optim.AdamW(modules['predictor'].parameters(), lr=1.5e-4)
+    return dict(epoch=300, arch=f'{arch}_tiny', state_dict=state_dict,
+                optimizer=optimizer.state_dict(), scaler=dict(scale=65536.0, _growth_tracker=3))
+
+
+def build_mocov3(arch: str) -> nn.Module:
+    """The mmmoco MoCoV3 matching :func:`official_mocov3_checkpoint`."""
+    if arch == 'resnet':
+        backbone, channels, projector_layers = dict(type='ResNet', depth=18), 512, 2
+    else:
+        backbone = dict(type='VisionTransformer', arch=TINY_VIT, img_size=32, patch_size=8)
+        channels, projector_layers = 32, 3
+    bn, bn_no_affine = dict(type='BN'), dict(type='BN', affine=False)
+    return MODELS.build(dict(
+        type='MoCoV3', backbone=backbone,
+        neck=dict(type='MLPNeck', in_channels=channels, hidden_channels=MLP_HIDDEN,
+                  out_channels=MLP_OUT, num_layers=projector_layers, norm_cfg=bn,
+                  last_norm_cfg=bn_no_affine),
+        predictor=dict(type='MLPNeck', in_channels=MLP_OUT, hidden_channels=MLP_HIDDEN,
+                       out_channels=MLP_OUT, num_layers=2, norm_cfg=bn,
+                       last_norm_cfg=bn_no_affine if arch == 'vit' else None),
+        head=dict(type='ContrastiveHead', temperature=0.2)))
+
+
+def timm_tiny_vit() -> nn.Module:
+    """timm's own ViT with the tiny architecture and no head."""
+    from timm.models.vision_transformer import VisionTransformer
+    return VisionTransformer(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=4,
+                             num_classes=0).eval()
+
+
+@pytest.mark.parametrize('arch', ['resnet', 'vit'])
+def test_official_mocov3_checkpoint_converts_to_a_loadable_mocov3(arch, tmp_path, monkeypatch,
+                                                                   capsys):
+    if arch == 'vit':
+        pytest.importorskip('timm')
+    official = official_mocov3_checkpoint(arch)
+    source = str(tmp_path / 'checkpoint_0299.pth.tar')
+    torch.save(official, source)
+    output = str(tmp_path / 'converted.pth')
+    run_main(official_tool, monkeypatch, source, output)
+    original = official['state_dict']
+    assert f'wrote {len(original)} tensors' in capsys.readouterr().out
+
+    converted = load_checkpoint_file(output)
+    assert converted['meta'] == dict(source=source, epoch=300, arch=f'{arch}_tiny')
+    model = build_mocov3(arch)
+    model.load_state_dict(converted['state_dict'], strict=True)
+    projector = 'fc' if arch == 'resnet' else 'head'
+    for encoder, backbone, neck in (
+            ('base_encoder', model.backbone, model.neck),
+            ('momentum_encoder', model.momentum_backbone, model.momentum_neck)):
+        prefix = f'module.{encoder}.'
+        assert_same_tensors(backbone.state_dict(),
+                            {k: v for k, v in backbone_of(original, prefix).items()
+                             if not k.startswith(projector + '.')})
+        assert_same_tensors(neck.mlp.state_dict(), backbone_of(original, f'{prefix}{projector}.'))
+    assert_same_tensors(model.predictor.mlp.state_dict(),
+                        backbone_of(original, 'module.predictor.'))
+
+    weights = extract_tool.extract_backbone(converted)
+    assert_same_tensors(weights, model.backbone.state_dict())
+
+
+def test_mocov3_keys_and_unknown_keys():
+    assert official_tool.mocov3_key('module.base_encoder.head.7.running_var') == \
+        'neck.mlp.7.running_var'
+    assert official_tool.mocov3_key('module.momentum_encoder.fc.4.num_batches_tracked') == \
+        'momentum_neck.mlp.4.num_batches_tracked'
+    assert official_tool.mocov3_key('module.predictor.3.weight') == 'predictor.mlp.3.weight'
+    assert official_tool.mocov3_key('module.base_encoder.blocks.1.mlp.fc1.bias') == \
+        'backbone.blocks.1.mlp.fc1.bias'
+    assert official_tool.mocov3_key('module.momentum_encoder.layer4.1.bn2.weight') == \
+        'momentum_backbone.layer4.1.bn2.weight'
+    with pytest.raises(ValueError, match="v3.pth: unexpected predictor key 'weight'"):
+        official_tool.convert_official_moco({'module.base_encoder.cls_token': torch.zeros(1),
+                                             'module.predictor.weight': torch.zeros(1)},
+                                            source='v3.pth')
+    with pytest.raises(ValueError, match="unexpected projector \\(fc/head\\) key '0.scale'"):
+        official_tool.mocov3_key('module.base_encoder.head.0.scale')
+    with pytest.raises(ValueError, match="unexpected key 'module.encoder_k.conv1.weight'"):
+        official_tool.convert_official_moco({'module.base_encoder.conv1.weight': torch.zeros(1),
+                                             'module.encoder_k.conv1.weight': torch.zeros(1)})
+
+
+def test_extract_backbone_points_official_v3_checkpoints_to_the_converter():
+    with pytest.raises(ValueError, match='module.base_encoder keys mark a '
+                       'facebookresearch/moco-v3 checkpoint: convert it first with '
+                       'tools/model_converters/from_official_moco.py'):
+        extract_tool.extract_backbone(official_mocov3_checkpoint('resnet'), source='r-50.pth')
+
+
+def test_vit_round_trip_to_timm_from_every_input_kind(tmp_path, monkeypatch, capsys):
+    pytest.importorskip('timm')
+    import timm
+    official = official_mocov3_checkpoint('vit')
+    model = build_mocov3('vit')
+    converted = dict(state_dict=official_tool.convert_official_moco(official['state_dict']),
+                     meta=dict(epoch=300))
+    model.load_state_dict(converted['state_dict'], strict=True)
+    expected = model.backbone.state_dict()
+    extracted = extract_tool.extract_backbone(converted)
+    for checkpoint in (converted, dict(state_dict=extracted), official):
+        assert_same_tensors(timm_tool.vit_weights(checkpoint), expected)
+    momentum = timm_tool.vit_weights(converted, prefix='momentum_backbone')
+    assert_same_tensors(momentum, model.momentum_backbone.state_dict())
+
+    source = str(tmp_path / 'mocov3_vit.pth')
+    torch.save(converted, source)
+    output = str(tmp_path / 'vit_timm.pth')
+    run_main(timm_tool, monkeypatch, source, output)
+    assert f'wrote {len(expected)} tensors to {output}' in capsys.readouterr().out
+    exported = load_checkpoint_file(output)
+    assert exported['meta'] == dict(source=source, epoch=300)
+    reference = timm_tiny_vit()
+    timm.models.load_checkpoint(reference, output, strict=True)
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(reference(images), model.backbone.eval()(images)[0])
+
+
+def test_vit_small_and_base_exports_load_strictly_into_timm(tmp_path):
+    timm = pytest.importorskip('timm')
+    from mmmoco.models.backbones import VisionTransformer
+    for arch, timm_name in (('small', 'vit_small_patch16_224'),
+                            ('base', 'vit_base_patch16_224')):
+        backbone = VisionTransformer(arch=arch).state_dict()
+        checkpoint = dict(state_dict={**{f'backbone.{k}': v for k, v in backbone.items()},
+                                      'neck.mlp.0.weight': torch.zeros(2, 2)})
+        weights = timm_tool.vit_weights(checkpoint, source=f'vit-{arch}.pth')
+        headless = timm.create_model(timm_name, pretrained=False, num_classes=0)
+        headless.load_state_dict(weights, strict=True)
+        if arch == 'small':
+            classifier = timm.create_model(timm_name, pretrained=False)
+            result = classifier.load_state_dict(weights, strict=False)
+            assert sorted(result.missing_keys) == ['head.bias', 'head.weight']
+            assert result.unexpected_keys == []
+
+
+def test_timm_export_refuses_non_vit_inputs(moco18_checkpoint):
+    with pytest.raises(ValueError, match=r"r18.pth is not a ViT backbone with timm key names: "
+                       r"missing \['cls_token', 'pos_embed'"):
+        timm_tool.vit_weights(load_checkpoint_file(moco18_checkpoint), source='r18.pth')
+    with pytest.raises(ValueError, match=r"x.pth holds no ViT weights.*\['encoder'\]"):
+        timm_tool.vit_weights({'encoder.cls_token': torch.zeros(1)}, source='x.pth')
+    with pytest.raises(ValueError, match=r"1 other keys \['head.weight'\]"):
+        timm_tool.vit_weights({**{k: torch.zeros(1) for k in timm_tool.REQUIRED_KEYS},
+                               'head.weight': torch.zeros(1)})

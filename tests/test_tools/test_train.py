@@ -22,7 +22,7 @@ def tiny_options(data_root: str, batch_size: int = 4, epochs: int = 2, queue_len
     return ['--cfg-options', f'train_dataloader.dataset.data_root={data_root}',
             f'train_dataloader.batch_size={batch_size}', 'train_dataloader.num_workers=0',
             'train_dataloader.pin_memory=False', f'train_cfg.max_epochs={epochs}',
-            f'model.head.queue_len={queue_len}', 'model.single_device_bn_splits=2',
+            f'model.queue.queue_len={queue_len}', 'model.single_device_bn_splits=2',
             'train_dataloader.dataset.pipeline.1.transforms.0.size=64',
             'default_hooks.logger.interval=1', 'default_hooks.checkpoint.interval=1']
 
@@ -60,7 +60,7 @@ def test_training_changes_parameters_with_finite_loss(two_epoch_run):
     # the key encoder trails the query encoder: k = 0.999 k + 0.001 q each step
     assert not torch.equal(b['backbone.conv1.weight'], b['momentum_backbone.conv1.weight'])
     # 5 iterations of 4 keys per epoch in a queue of 16: pointer at 20 % 16, then 40 % 16
-    assert int(a['head.queue_ptr']) == 4 and int(b['head.queue_ptr']) == 8
+    assert int(a['queue.ptr']) == 4 and int(b['queue.ptr']) == 8
     assert second['meta']['epoch'] == 2 and second['meta']['iter'] == 10
 
 
@@ -87,7 +87,7 @@ def test_dist_train_two_gloo_processes_share_the_queue(sample_imagenet, tmp_path
     assert 'MoCo: Shuffle BN across all ranks' in out
     ckpt = load_checkpoint_file(osp.join(str(tmp_path), 'epoch_1.pth'))
     # 20 images / 2 ranks / 2 per batch = 5 steps; each step enqueues 2 keys from each rank
-    assert int(ckpt['state_dict']['head.queue_ptr']) == 20
+    assert int(ckpt['state_dict']['queue.ptr']) == 20
     assert ckpt['meta']['iter'] == 5
 
 
@@ -108,7 +108,7 @@ def test_small_data_recipe_trains_on_real_fashion_mnist(tmp_path):
          'train_cfg.max_epochs=1', 'default_hooks.checkpoint.interval=1'])
     ckpt = load_checkpoint_file(str(tmp_path / 'work' / 'epoch_1.pth'))
     # 80 images / 16 per batch = 5 steps of 16 keys
-    assert int(ckpt['state_dict']['head.queue_ptr']) == 80
+    assert int(ckpt['state_dict']['queue.ptr']) == 80
     assert torch.isfinite(torch.tensor(
         ckpt['message_hub']['log_scalars']['train/loss'].current()))
 
@@ -116,7 +116,7 @@ def test_small_data_recipe_trains_on_real_fashion_mnist(tmp_path):
 def test_knn_eval_of_a_pretraining_checkpoint(sample_imagenet, two_epoch_run, tmp_path):
     """knn_eval.sh loads the R50 backbone of a training checkpoint strictly and reports."""
     config = osp.join(ROOT, 'configs', 'benchmarks', 'knn', 'resnet50_knn_imagenet.py')
-    loader = ['data_root=' + sample_imagenet, 'data_prefix=', 'ann_file=meta/train.txt']
+    loader = ['data_root=' + sample_imagenet, 'data_prefix=train', 'ann_file=meta/train.txt']
     options = ['--cfg-options', 'train_dataloader.num_workers=0', 'val_dataloader.num_workers=0',
                'train_dataloader.batch_size=10', 'val_dataloader.batch_size=10',
                *[f'{split}_dataloader.dataset.{kv}' for split in ('train', 'val')
@@ -147,7 +147,7 @@ def test_linear_eval_from_an_extracted_backbone(sample_imagenet, two_epoch_run, 
     pretrain = str(tmp_path / 'backbone.pth')
     run([sys.executable, 'tools/model_converters/extract_backbone.py',
          osp.join(two_epoch_run, 'epoch_2.pth'), pretrain])
-    loader = ['data_root=' + sample_imagenet, 'data_prefix=', 'ann_file=meta/train.txt']
+    loader = ['data_root=' + sample_imagenet, 'data_prefix=train', 'ann_file=meta/train.txt']
     out = run(['bash', 'tools/benchmarks/linear_eval.sh', config, pretrain, '1',
                '--work-dir', str(tmp_path), '--cfg-options', 'model.num_classes=20',
                'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',

@@ -37,7 +37,7 @@ def moco_pretraining(sample_imagenet, tmp_path_factory) -> str:
            f'train_dataloader.dataset.data_root={sample_imagenet}',
            'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',
            'train_dataloader.pin_memory=False', 'train_cfg.max_epochs=1',
-           'model.head.queue_len=16', 'model.single_device_bn_splits=2',
+           'model.queue.queue_len=16', 'model.single_device_bn_splits=2',
            'train_dataloader.dataset.pipeline.1.transforms.0.size=64']
     run_tool(cmd)
     return osp.join(work_dir, 'epoch_1.pth')

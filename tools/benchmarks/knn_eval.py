@@ -1,5 +1,13 @@
 #!/usr/bin/env python
-"""Weighted kNN evaluation of a pretrained backbone (frozen, L2-normalised GAP features)."""
+"""Weighted kNN evaluation of a pretrained backbone (frozen, L2-normalised GAP features).
+
+Prints top-1/top-5 for every k and writes them to WORK_DIR/knn_results.json (WORK_DIR defaults
+to work_dirs/knn/<config name>). With --linear-probe, the same features also get the linear
+probe (mmmoco.evaluation.linear_probe: standardised features, logistic regression, L2 penalty
+by 5-fold cross-validation on the bank), reported as ``linear_probe`` in the same file. An
+existing knn_results.json is never overwritten silently: the run stops before extracting
+features unless --force is given.
+"""
 import argparse
 import json
 import os
@@ -12,8 +20,33 @@ from mmengine.runner import Runner
 
 from mmmoco.evaluation import extract_features, knn_class_scores, topk_accuracy
 from mmmoco.evaluation.frozen_backbone import build_frozen_backbone, config_seed
+from mmmoco.evaluation.linear_probe import linear_probe
 from mmmoco.apis import register_all_modules
 from mmmoco.utils.distributed import get_rank
+
+#: Name of the results file in the work dir.
+RESULT_FILE = 'knn_results.json'
+
+
+def result_path(args: argparse.Namespace) -> str:
+    """Where the results go, refusing to replace an earlier run's unless ``--force``.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        ``WORK_DIR/knn_results.json``.
+
+    Raises:
+        SystemExit: If the file exists and ``--force`` is not given.
+    """
+    work_dir = args.work_dir or osp.join('work_dirs', 'knn',
+                                         osp.splitext(osp.basename(args.config))[0])
+    path = osp.join(work_dir, RESULT_FILE)
+    if osp.exists(path) and not args.force:
+        raise SystemExit(f'knn_eval.py: {path} exists (an earlier run); pass --force to '
+                         'overwrite it or --work-dir to write elsewhere')
+    return path
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,12 +55,22 @@ def parse_args() -> argparse.Namespace:
     Returns:
         The parsed arguments.
     """
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('config', help='kNN config (configs/benchmarks/knn/...)')
     parser.add_argument('pretrain', nargs='?', default=None,
-                        help='mmmoco checkpoint or extracted backbone; omit for random init')
-    parser.add_argument('--work-dir', help='where results.json goes')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+                        help='mmmoco checkpoint or extracted backbone; omit (or "") for random '
+                             'init')
+    parser.add_argument('--work-dir', help=f'folder of {RESULT_FILE} (default: '
+                                           'work_dirs/knn/<config name>)')
+    parser.add_argument('--force', action='store_true',
+                        help=f'overwrite an existing WORK_DIR/{RESULT_FILE} (without it the run '
+                             'refuses to start)')
+    parser.add_argument('--linear-probe', action='store_true',
+                        help='also fit the linear probe on the bank features and report its '
+                             'top-1 on the queries (same features, same split)')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. train_dataloader.batch_size=128')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none')
     return parser.parse_args()
 
@@ -35,6 +78,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     """Extract bank and query features, vote, print and save top-1/top-5 for each k."""
     args = parse_args()
+    out_path = result_path(args)
     register_all_modules()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -47,25 +91,31 @@ def main() -> None:
     backbone, preprocessor = build_frozen_backbone(cfg, args.pretrain, device)
     seed = config_seed(cfg)
     bank = extract_features(backbone, preprocessor, Runner.build_dataloader(
-        cfg.train_dataloader, seed=seed))
+        cfg.train_dataloader, seed=seed), progress='kNN bank (train_dataloader)')
     query = extract_features(backbone, preprocessor, Runner.build_dataloader(
-        cfg.val_dataloader, seed=seed))
+        cfg.val_dataloader, seed=seed), progress='kNN queries (val_dataloader)')
     num_classes = int(max(bank[1].max(), query[1].max())) + 1
     results = {}
     for k in cfg.knn.k:
         scores = knn_class_scores(query[0], bank[0], bank[1], num_classes, k=k,
                                   temperature=cfg.knn.temperature)
         results[f'k={k}'] = topk_accuracy(scores, query[1], topk=(1, 5))
+    report = dict(pretrain=args.pretrain, results=results)
+    if args.linear_probe:
+        report['linear_probe'] = linear_probe(bank[0], bank[1], query[0], query[1], seed=seed)
     if get_rank() == 0:
         print(f'kNN ({len(bank[1])} bank, {len(query[1])} queries, T={cfg.knn.temperature}, '
               f'pretrain={args.pretrain or "random init"})')
         for name, acc in results.items():
             print(f'  {name:>6}: top-1 {acc["top1"]:6.2f}  top-5 {acc["top5"]:6.2f}')
-        work_dir = args.work_dir or osp.join('work_dirs', 'knn',
-                                             osp.splitext(osp.basename(args.config))[0])
-        os.makedirs(work_dir, exist_ok=True)
-        with open(osp.join(work_dir, 'knn_results.json'), 'w', encoding='utf-8') as f:
-            json.dump(dict(pretrain=args.pretrain, results=results), f, indent=2)
+        if args.linear_probe:
+            probe = report['linear_probe']
+            print(f'  linear probe: top-1 {probe["top1"]:6.2f}  (L2 penalty '
+                  f'{probe["weight_decay"]:g}, cross-validated top-1 {probe["cv_top1"]:.2f})')
+        os.makedirs(osp.dirname(out_path), exist_ok=True)
+        with open(out_path, 'w', encoding='utf-8') as f:
+            json.dump(report, f, indent=2)
+        print(f'results written to {out_path}')
 
 
 if __name__ == '__main__':

@@ -3,13 +3,18 @@
 
 ``DATA_ROOT/meta/train.txt`` (``path label`` lines) gives ``DATA_ROOT/meta/train_{p}percent.txt``
 with ``round(p% x n_c)`` (at least 1) lines of every class c, drawn reproducibly from the seed.
+Without the list, the class folders ``DATA_ROOT/train/<wnid>/`` are read instead (the same
+images and labels as ``make_imagenet_lists.py`` would list); the subsets' paths are relative
+to ``train/`` either way (docs/data.md).
 """
 import argparse
+import os
 import os.path as osp
 from collections import defaultdict
 from typing import Dict, List, Sequence
 
 import numpy as np
+from make_imagenet_lists import class_folders, split_lines
 
 
 def parse_args() -> argparse.Namespace:
@@ -22,6 +27,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('data_root', help='dataset root')
     parser.add_argument('--ann-file', default='meta/train.txt',
                         help='labelled list relative to data_root')
+    parser.add_argument('--img-dir', default='train',
+                        help='class folders relative to data_root, read when the list is absent')
     parser.add_argument('--percents', nargs='+', type=float, default=[1, 10],
                         help='subset sizes in percent of each class')
     parser.add_argument('--seed', type=int, default=0)
@@ -49,6 +56,32 @@ def read_lines(path: str) -> List[str]:
     if not lines:
         raise ValueError(f'annotation file {path} is empty')
     return lines
+
+
+def source_lines(data_root: str, ann_file: str, img_dir: str = 'train') -> List[str]:
+    """The labelled lines to draw from: the file list, or the class folders when it is absent.
+
+    Args:
+        data_root: Dataset root.
+        ann_file: The full list, relative to ``data_root``.
+        img_dir: The class folders, relative to ``data_root``.
+
+    Returns:
+        ``path label`` lines, paths relative to ``img_dir``.
+
+    Raises:
+        FileNotFoundError: If neither the list nor the class folders exist (names both).
+        ValueError: If the list is empty or a class folder has no images.
+    """
+    path = osp.join(data_root, ann_file)
+    if osp.isfile(path):
+        return read_lines(path)
+    folder = osp.join(data_root, img_dir)
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'neither the file list {path} nor the class folders {folder} '
+                                'exist')
+    labels = {name: label for label, name in enumerate(class_folders(folder))}
+    return split_lines(folder, labels)
 
 
 def group_by_label(lines: Sequence[str]) -> Dict[int, List[int]]:
@@ -153,7 +186,7 @@ def write_lines(path: str, lines: Sequence[str]) -> None:
 
 
 def make_subsets(data_root: str, ann_file: str, percents: Sequence[float], seed: int,
-                 force: bool = False) -> Dict[str, int]:
+                 force: bool = False, img_dir: str = 'train') -> Dict[str, int]:
     """Write one class-balanced subset per percentage.
 
     No file is written if any output exists and ``force`` is false.
@@ -164,6 +197,7 @@ def make_subsets(data_root: str, ann_file: str, percents: Sequence[float], seed:
         percents: Subset sizes in percent.
         seed: Seed of the draws (the same for every percentage).
         force: Overwrite existing subsets.
+        img_dir: Class folders read when ``ann_file`` does not exist.
 
     Returns:
         ``{output path: number of lines}``.
@@ -171,9 +205,10 @@ def make_subsets(data_root: str, ann_file: str, percents: Sequence[float], seed:
     Raises:
         FileExistsError: If an output exists and ``force`` is false.
     """
-    lines = read_lines(osp.join(data_root, ann_file))
     paths = [subset_path(data_root, ann_file, p) for p in percents]
     check_outputs(paths, force)
+    lines = source_lines(data_root, ann_file, img_dir)
+    os.makedirs(osp.dirname(paths[0]), exist_ok=True)
     counts = {}
     for path, percent in zip(paths, percents):
         subset = sample_subset(lines, percent, seed)
@@ -185,7 +220,11 @@ def make_subsets(data_root: str, ann_file: str, percents: Sequence[float], seed:
 def main() -> None:
     """Command-line entry point."""
     args = parse_args()
-    counts = make_subsets(args.data_root, args.ann_file, args.percents, args.seed, args.force)
+    try:
+        counts = make_subsets(args.data_root, args.ann_file, args.percents, args.seed,
+                              args.force, args.img_dir)
+    except (FileExistsError, FileNotFoundError, ValueError) as error:
+        raise SystemExit(f'make_semi_supervised_subsets.py: {error}') from error
     for (path, count), percent in zip(counts.items(), args.percents):
         print(f'{path}: {count} lines ({percent:g}% of each class)')
 

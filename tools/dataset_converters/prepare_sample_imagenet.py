@@ -1,10 +1,13 @@
 #!/usr/bin/env python
-"""Write the 20 real ImageNet sample JPEGs as an ImageNet-style folder with meta/ lists.
+"""Write the 20 real ImageNet sample JPEGs in the documented ImageNet layout (docs/data.md).
 
-Layout written (the one ``configs/_base_/datasets/imagenet_*.py`` expect)::
+Layout written::
 
     OUT/train/<class id>/<image>.jpg
-    OUT/meta/train.txt          "train/<class id>/<image>.jpg <label>" per line
+    OUT/meta/train.txt          "<class id>/<image>.jpg <label>" per line, relative to train/
+
+The configs read ``train/`` as class folders; the list is the optional file-list form of the
+same split (``--cfg-options train_dataloader.dataset.ann_file=meta/train.txt``).
 """
 import argparse
 import os
@@ -15,7 +18,10 @@ from mmmoco.datasets.sources.sample_data import imagenet_sample_images
 
 
 def write_sample_imagenet(out_dir: str) -> int:
-    """Copy the sample images into an ImageNet-style folder.
+    """Copy the sample images into ``OUT/train/<class id>/`` and list them in ``meta/train.txt``.
+
+    Labels are the indices of the class folders in sorted order, as the class-folder reading
+    of :class:`mmmoco.datasets.ImageFolderDataset` gives them.
 
     Args:
         out_dir: Destination root.
@@ -24,17 +30,17 @@ def write_sample_imagenet(out_dir: str) -> int:
         The number of images written.
     """
     samples = imagenet_sample_images()
-    classes = sorted({class_id for _, class_id in samples})
-    label_of = {class_id: i for i, class_id in enumerate(classes)}
+    folders = sorted({f'{class_id:04d}' for _, class_id in samples})
+    label_of = {folder: label for label, folder in enumerate(folders)}
     os.makedirs(osp.join(out_dir, 'meta'), exist_ok=True)
     lines = []
     for path, class_id in samples:
-        rel = osp.join('train', f'{class_id:04d}', osp.basename(path))
-        os.makedirs(osp.dirname(osp.join(out_dir, rel)), exist_ok=True)
-        shutil.copyfile(path, osp.join(out_dir, rel))
-        lines.append(f'{rel} {label_of[class_id]}\n')
+        rel = osp.join(f'{class_id:04d}', osp.basename(path))
+        os.makedirs(osp.join(out_dir, 'train', osp.dirname(rel)), exist_ok=True)
+        shutil.copyfile(path, osp.join(out_dir, 'train', rel))
+        lines.append(f'{rel} {label_of[osp.dirname(rel)]}\n')
     with open(osp.join(out_dir, 'meta', 'train.txt'), 'w', encoding='utf-8') as f:
-        f.writelines(lines)
+        f.writelines(sorted(lines))
     return len(lines)
 
 
@@ -44,7 +50,8 @@ def main() -> None:
     parser.add_argument('out_dir', help='destination folder, e.g. data/imagenet_samples')
     args = parser.parse_args()
     count = write_sample_imagenet(args.out_dir)
-    print(f'wrote {count} images to {args.out_dir}')
+    print(f'wrote {count} images to {osp.join(args.out_dir, "train")} and their list to '
+          f'{osp.join(args.out_dir, "meta", "train.txt")}')
 
 
 if __name__ == '__main__':

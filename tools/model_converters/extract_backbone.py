@@ -1,11 +1,14 @@
 #!/usr/bin/env python
-"""Extract the backbone of an mmmoco checkpoint as plain torchvision-named ResNet weights.
+"""Extract the backbone of an mmmoco checkpoint as plain backbone weights.
 
 The output holds ``state_dict`` (the weights under ``--prefix`` with the prefix stripped, so
-``backbone.layer1.0.conv1.weight`` becomes ``layer1.0.conv1.weight``) and ``meta``. It loads
-into torchvision's ``resnetXX`` (all keys but ``fc``), into mmdet's or mmseg's ``ResNet``
-backbone, and through ``init_cfg=dict(type='Pretrained', checkpoint=OUT)``. Use
-``--prefix momentum_backbone.`` for the key (momentum) encoder instead of the query encoder.
+``backbone.layer1.0.conv1.weight`` becomes ``layer1.0.conv1.weight``) and ``meta``. A ResNet's
+keys are torchvision's: it loads into torchvision's ``resnetXX`` (all keys but ``fc``), into
+mmdet's or mmseg's ``ResNet`` backbone, and through ``init_cfg=dict(type='Pretrained',
+checkpoint=OUT)``. A ViT's (MoCo v3) keys are timm's (``patch_embed.proj.weight``,
+``blocks.0.attn.qkv.weight``, ...); ``to_timm.py`` writes them in the layout timm and DeiT
+load. Works for MoCo v1/v2 and v3 checkpoints alike. Use ``--prefix momentum_backbone.`` for
+the key (momentum) encoder instead of the query encoder.
 
 The other converters in this folder import the shared helpers below (loading an input's state
 dict, refusing to overwrite, atomic writes).
@@ -23,8 +26,10 @@ import torch
 
 from mmmoco.utils import load_checkpoint_file
 
-#: Prefix of the parameters of facebookresearch/moco's query encoder.
+#: Prefix of the parameters of facebookresearch/moco's query encoder (MoCo v1/v2).
 OFFICIAL_MOCO_PREFIX = 'module.encoder_q.'
+#: Prefix of the parameters of facebookresearch/moco-v3's base (query) encoder.
+OFFICIAL_MOCOV3_PREFIX = 'module.base_encoder.'
 
 
 def state_dict_of(checkpoint: dict, source: str) -> Dict[str, object]:
@@ -73,12 +78,14 @@ def describe_keys(keys: List[str]) -> str:
 
     Returns:
         The prefixes found, and a pointer to ``from_official_moco.py`` for an official MoCo
-        checkpoint.
+        (v1/v2 or v3) checkpoint.
     """
     description = f'found the prefixes {top_level_prefixes(keys)}'
-    if any(key.startswith(OFFICIAL_MOCO_PREFIX) for key in keys):
-        description += ('; its module.encoder_q keys mark a facebookresearch/moco checkpoint: '
-                        'convert it first with tools/model_converters/from_official_moco.py')
+    for prefix, origin in ((OFFICIAL_MOCO_PREFIX, 'facebookresearch/moco'),
+                           (OFFICIAL_MOCOV3_PREFIX, 'facebookresearch/moco-v3')):
+        if any(key.startswith(prefix) for key in keys):
+            description += (f'; its {prefix.rstrip(".")} keys mark a {origin} checkpoint: '
+                            'convert it first with tools/model_converters/from_official_moco.py')
     return description
 
 
@@ -104,7 +111,8 @@ def extract_backbone(checkpoint: dict, prefix: str = 'backbone.',
         source: Name of the input in error messages (usually its path).
 
     Returns:
-        The backbone's state dict with torchvision key names, in the input's order.
+        The backbone's state dict (torchvision names for a ResNet, timm names for a ViT), in
+        the input's order.
 
     Raises:
         ValueError: If no key starts with ``prefix`` or a value under it is not a tensor.
@@ -246,7 +254,8 @@ def parse_args() -> argparse.Namespace:
         The parsed arguments.
     """
     parser = converter_parser(
-        'Extract torchvision-named ResNet weights from an mmmoco checkpoint',
+        'Extract the backbone weights (ResNet: torchvision names, ViT: timm names) from an '
+        'mmmoco checkpoint',
         'mmmoco checkpoint (or bare state dict) to read',
         'where to write the backbone weights (.pth)')
     parser.add_argument('--prefix', default='backbone.',

@@ -1,5 +1,8 @@
 # ImageNet-1k, MoCo v1 augmentation: two views of RandomResizedCrop(224, scale 0.2-1),
 # RandomGrayscale(0.2), ColorJitter(0.4, 0.4, 0.4, 0.4), horizontal flip.
+# Layout (docs/data.md): data/imagenet/train/<wnid>/*.JPEG (class folders; labels are unused);
+# a file list instead: train_dataloader.dataset.ann_file='meta/train.txt' (paths relative to
+# train/).
 dataset_type = 'ImageFolderDataset'
 data_root = 'data/imagenet/'
 

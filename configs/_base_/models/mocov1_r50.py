@@ -5,7 +5,8 @@ model = dict(
                            std=(58.395, 57.12, 57.375)),
     backbone=dict(type='ResNet', depth=50, out_indices=(3, ), norm_cfg=dict(type='BN')),
     neck=dict(type='LinearNeck', in_channels=2048, out_channels=128),
-    head=dict(type='MoCoQueueHead', feat_dim=128, queue_len=65536, temperature=0.07),
+    queue=dict(type='KeyQueue', feat_dim=128, queue_len=65536),
+    head=dict(type='ContrastiveHead', temperature=0.07),
     shuffle_bn=True,
     single_device_bn_splits=8,
 )

@@ -5,7 +5,9 @@ model = dict(backbone=dict(depth=18, small_stem=True, base_channels=16))
 test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 train_dataloader = dict(
     batch_size=256, num_workers=2,
-    dataset=dict(data_root='data/fashion_mnist/', data_prefix='', pipeline=test_pipeline))
+    dataset=dict(data_root='data/fashion_mnist/', ann_file='meta/train.txt', data_prefix='',
+                 pipeline=test_pipeline))
 val_dataloader = dict(
     batch_size=256, num_workers=2,
-    dataset=dict(data_root='data/fashion_mnist/', data_prefix='', pipeline=test_pipeline))
+    dataset=dict(data_root='data/fashion_mnist/', ann_file='meta/val.txt', data_prefix='',
+                 pipeline=test_pipeline))

@@ -17,10 +17,12 @@ train_pipeline = [
 test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 train_dataloader = dict(
     batch_size=256, num_workers=2, pin_memory=False,
-    dataset=dict(data_root=data_root, data_prefix='', pipeline=train_pipeline))
+    dataset=dict(data_root=data_root, ann_file='meta/train.txt', data_prefix='',
+                 pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=256, num_workers=2,
-    dataset=dict(data_root=data_root, data_prefix='', pipeline=test_pipeline))
+    dataset=dict(data_root=data_root, ann_file='meta/val.txt', data_prefix='',
+                 pipeline=test_pipeline))
 test_dataloader = val_dataloader
 optim_wrapper = dict(optimizer=dict(lr=0.1))
 param_scheduler = [

@@ -5,10 +5,10 @@ from .formatting import PackInputs
 from .geometric import CenterCrop, RandomFlip, RandomResizedCrop, Resize
 from .loading import ImageDecodeError, LoadImageFromFile
 from .multiview import MultiView
-from .photometric import ColorJitter, GaussianBlur, RandomGrayscale
+from .photometric import ColorJitter, GaussianBlur, RandomGrayscale, Solarize
 
 __all__ = [
     'BaseTransform', 'build_transforms', 'CenterCrop', 'ColorJitter', 'GaussianBlur',
     'ImageDecodeError', 'LoadImageFromFile', 'MultiView', 'PackInputs', 'RandomFlip',
-    'RandomGrayscale', 'RandomResizedCrop', 'Resize',
+    'RandomGrayscale', 'RandomResizedCrop', 'Resize', 'Solarize',
 ]

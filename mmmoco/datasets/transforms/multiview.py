@@ -1,5 +1,4 @@
 """Make several independently augmented views of one image."""
-import copy
 from typing import Callable, List, Sequence, Tuple, Union
 
 from mmmoco.registry import TRANSFORMS
@@ -31,7 +30,11 @@ def _view_groups(num_views: Union[int, Sequence[int]],
 
 @TRANSFORMS.register_module()
 class MultiView(BaseTransform):
-    """Replace ``results['img']`` by a list of views, each augmented from its own copy.
+    """Replace ``results['img']`` by a list of views, each augmented from the decoded image.
+
+    Each view's pipeline gets a shallow copy of the sample; the decoded image itself is shared,
+    not copied, and made read-only so that a transform writing into it in place fails loudly
+    instead of leaking into the other views (mmmoco's transforms all return new arrays).
 
     Either one pipeline for all views (``num_views=2, transforms=[...]``) or one pipeline per
     group of views (``num_views=[1, 1], transforms=[[...], [...]]``) for asymmetric recipes.
@@ -58,9 +61,10 @@ class MultiView(BaseTransform):
             The sample with ``img`` a list of views and ``img_shape`` a list of their shapes.
         """
         views = []
+        results['img'].flags.writeable = False
         for count, pipeline in zip(self.num_views, self.pipelines):
             for _ in range(count):
-                view = copy.deepcopy(results)
+                view = dict(results)
                 for transform in pipeline:
                     view = transform(view)
                 views.append(view['img'])

@@ -1,4 +1,4 @@
-"""Photometric transforms: colour jitter, random grayscale and Gaussian blur."""
+"""Photometric transforms: colour jitter, random grayscale, Gaussian blur and solarization."""
 import math
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -136,4 +136,47 @@ class GaussianBlur(BaseTransform):
         size = self.kernel_size or 2 * math.ceil(3 * sigma) + 1
         results['img'] = cv2.GaussianBlur(results['img'], (size, size), sigmaX=sigma,
                                           sigmaY=sigma)
+        return results
+
+
+@TRANSFORMS.register_module()
+class Solarize(BaseTransform):
+    """Invert every pixel value at or above ``threshold`` with probability ``prob``.
+
+    A value ``v >= threshold`` becomes ``255 - v``, others are kept (PIL's
+    ``ImageOps.solarize``, as in BYOL and MoCo v3, whose threshold is 128). One ``rand()`` is
+    drawn on ``np.random`` per call.
+
+    Args:
+        threshold: The first inverted value, an int in [0, 256] (256 inverts nothing).
+        prob: The solarization probability.
+
+    Raises:
+        ValueError: If ``threshold`` or ``prob`` is out of range.
+    """
+
+    def __init__(self, threshold: int = 128, prob: float = 0.2) -> None:
+        if (not isinstance(threshold, int) or isinstance(threshold, bool)
+                or not 0 <= threshold <= 256):
+            raise ValueError(f'Solarize: threshold must be an int in [0, 256], got {threshold!r}')
+        self.threshold = threshold
+        self.prob = check_prob('Solarize', prob)
+
+    def transform(self, results: dict) -> dict:
+        """Maybe solarize ``results['img']``.
+
+        Args:
+            results: A sample with ``img``, a uint8 image.
+
+        Returns:
+            The sample, solarized with probability ``prob`` (still uint8).
+
+        Raises:
+            TypeError: If the image is not uint8.
+        """
+        img = results['img']
+        if img.dtype != np.uint8:
+            raise TypeError(f'Solarize: expected a uint8 image, got {img.dtype}')
+        if np.random.rand() < self.prob:
+            results['img'] = np.where(img >= self.threshold, 255 - img, img)
         return results

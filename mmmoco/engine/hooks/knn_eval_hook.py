@@ -88,10 +88,12 @@ class KNNEvalHook(Hook):
 
     When due, the backbone (only it: the key encoder and the rest of the model are untouched)
     is put in eval mode, the features of ``bank_dataloader`` and ``query_dataloader`` are
-    extracted without gradients on every rank (and gathered), and each query is classified by
-    its k most similar bank features for every k. The accuracies go to the message hub as
-    ``knn/top1_k{k}`` and ``knn/top5_k{k}`` and into the log. Random generators are restored
-    afterwards, so training with this hook resumes exactly.
+    extracted without gradients on every rank (and gathered; a progress bar on rank 0), and
+    each query is classified by its k most similar bank features for every k. The accuracies,
+    ``knn/top1_k{k}`` and ``knn/top5_k{k}``, go to the message hub, into the log, and through
+    ``runner.visualizer`` to every vis backend (``vis_data/scalars.json``, TensorBoard) at the
+    training step (iteration count) of the evaluation, with the epoch when ``by_epoch``. Random
+    generators are restored afterwards, so training with this hook resumes exactly.
 
     Args:
         bank_dataloader: Dataloader config of the labelled bank (e.g. the train split) with a
@@ -156,15 +158,35 @@ class KNNEvalHook(Hook):
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
         with preserved_random_state(), torch.no_grad(), eval_mode(model.backbone):
             bank_loader, query_loader = self._get_loaders(runner)
-            bank = extract_features(model.backbone, model.data_preprocessor, bank_loader)
-            query = extract_features(model.backbone, model.data_preprocessor, query_loader)
+            bank = extract_features(model.backbone, model.data_preprocessor, bank_loader,
+                                    progress='kNN bank')
+            query = extract_features(model.backbone, model.data_preprocessor, query_loader,
+                                     progress='kNN queries')
         device = next(model.backbone.parameters()).device
         results = self.accuracies(to_device(bank, device), to_device(query, device))
         for name, value in results.items():
             runner.message_hub.update_scalar(name, value)
+        self._visualize(runner, results)
         point = f'epoch {runner.epoch + 1}' if self.by_epoch else f'iter {runner.iter + 1}'
         runner.logger.info(self._summary(results, point, len(bank[1]), len(query[1])))
         return results
+
+    def _visualize(self, runner, results: Dict[str, float]) -> None:
+        """Send the accuracies to the runner's visualizer (scalars.json, TensorBoard, ...).
+
+        The step is the number of training iterations done, the x axis of the loss curves.
+
+        Args:
+            runner: The mmengine runner.
+            results: The output of :meth:`accuracies`.
+        """
+        if self.by_epoch:
+            scalars = dict(results, epoch=runner.epoch + 1)
+            step = runner.iter  # after_train_epoch: the epoch's iterations are counted
+        else:
+            scalars = dict(results)
+            step = runner.iter + 1  # after_train_iter: this iteration is not counted yet
+        runner.visualizer.add_scalars(scalars, step=step)
 
     def accuracies(self, bank: Features, query: Features) -> Dict[str, float]:
         """Top-1 and top-5 accuracy of the weighted kNN classifier for every k.

@@ -48,6 +48,28 @@ def optimizer_stepped(optim_wrapper) -> bool:
     return any(w.should_update() for w in wrappers)
 
 
+def _check_momentum(value, name: str) -> float:
+    """Return ``value`` as a float if it is a finite number in [0, 1], else raise naming it.
+
+    Args:
+        value: The momentum.
+        name: Its argument name, for the message.
+
+    Returns:
+        The momentum as a float.
+
+    Raises:
+        TypeError: If it is not a number.
+        ValueError: If it is not finite or outside [0, 1].
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f'MomentumUpdateHook {name} must be a number in [0, 1], got {value!r}')
+    if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f'MomentumUpdateHook {name} must be a finite number in [0, 1], got '
+                         f'{value}')
+    return float(value)
+
+
 @HOOKS.register_module()
 class MomentumUpdateHook(Hook):
     """Move the key encoder towards the query encoder after each optimizer step.
@@ -66,11 +88,9 @@ class MomentumUpdateHook(Hook):
     priority = 'ABOVE_NORMAL'
 
     def __init__(self, momentum: float = 0.999, end_momentum: Optional[float] = None) -> None:
-        for name, value in (('momentum', momentum), ('end_momentum', end_momentum)):
-            if value is not None and not 0.0 <= value <= 1.0:
-                raise ValueError(f'MomentumUpdateHook {name} must be in [0, 1], got {value}')
-        self.momentum = momentum
-        self.end_momentum = end_momentum
+        self.momentum = _check_momentum(momentum, 'momentum')
+        self.end_momentum = (None if end_momentum is None
+                             else _check_momentum(end_momentum, 'end_momentum'))
 
     def current_momentum(self, iteration: int, max_iters: int) -> float:
         """Momentum for the step taken at ``iteration`` (0-based).

@@ -1,10 +1,14 @@
 """Save and restore the random state, so that a resumed run continues exactly."""
+import logging
 import random
-from typing import Optional
+from typing import Any, List, Optional
 
 import numpy as np
 import torch
+import torch.distributed as dist
+from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 
 from mmmoco.registry import HOOKS
 
@@ -56,28 +60,59 @@ class RandomStateHook(Hook):
     ``checkpoint['random_state']`` and restores them just before training restarts (after
     mmengine's own re-seeding on resume, hence the lowest priority).
 
-    Checkpoints are written by rank 0 only, so this is rank 0's state. With mmengine's default
-    ``randomness.diff_rank_seed=False`` every rank's generators are seeded alike and drawn
-    alike (Shuffle BN's permutation, the loader's base seed), so rank 0's state is every
-    rank's; data workers still augment differently per rank (``worker_init_from_torch_seed``
-    mixes in the rank). With ``diff_rank_seed=True`` the other ranks resume from rank 0's
-    state and the resumed run is no longer bit-identical.
+    Every rank's generators are stored (``ranks``, gathered from all processes just before a
+    save by :meth:`gather_before_save`, which :class:`~mmmoco.engine.runner.MoCoRunner` calls on
+    every rank): with ``num_workers=0`` the ranks augment in their main processes and their
+    numpy/python generators drift apart (RandomResizedCrop draws until a crop fits). Resumed
+    with the same number of processes, each rank gets its own state back; with a different
+    number, every rank gets rank 0's and a warning says the run is no longer bit-identical.
+
+    Besides the current state, each rank's state at the start of the current epoch (before its
+    data loader iterator was created) is stored when the train loop provides it
+    (``runner.train_loop.epoch_start_random_state``), and handed back to the loop on resume
+    (``resumed_epoch_start_state``), so that a mid-epoch (iteration) checkpoint can replay the
+    epoch's data stream up to where it stopped.
     """
 
     priority = 'LOWEST'
 
     def __init__(self) -> None:
         self._pending: Optional[dict] = None
+        self._gathered: Optional[List[dict]] = None
+
+    @staticmethod
+    def _local_state(runner) -> dict:
+        loop = getattr(runner, 'train_loop', None)
+        return dict(generators=capture_random_state(),
+                    epoch_start=getattr(loop, 'epoch_start_random_state', None))
+
+    def gather_before_save(self, runner) -> None:
+        """Collect every rank's random state for the checkpoint about to be saved.
+
+        Must be called on all ranks (it is a collective under DDP).
+
+        Args:
+            runner: The mmengine runner.
+        """
+        local = self._local_state(runner)
+        if get_world_size() > 1:
+            gathered: List[Any] = [None] * get_world_size()
+            dist.all_gather_object(gathered, local)
+            self._gathered = gathered
+        else:
+            self._gathered = [local]
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        """Add the random state and the sampler seed to a checkpoint being saved.
+        """Add the random states and the sampler seed to a checkpoint being saved.
 
         Args:
             runner: The mmengine runner.
             checkpoint: The checkpoint dict.
         """
+        ranks = self._gathered if self._gathered is not None else [self._local_state(runner)]
+        self._gathered = None
         sampler = getattr(runner.train_dataloader, 'sampler', None)
-        checkpoint['random_state'] = dict(generators=capture_random_state(),
+        checkpoint['random_state'] = dict(generators=ranks[0]['generators'], ranks=ranks,
                                           sampler_seed=getattr(sampler, 'seed', None))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -98,11 +133,24 @@ class RandomStateHook(Hook):
         Args:
             runner: The mmengine runner.
         """
-        if self._pending is None or runner.iter == 0:
-            self._pending = None
+        pending, self._pending = self._pending, None
+        if pending is None or runner.iter == 0:
             return
-        restore_random_state(self._pending['generators'])
+        ranks = pending.get('ranks') or [dict(generators=pending['generators'],
+                                              epoch_start=None)]
+        world_size, rank = get_world_size(), get_rank()
+        if len(ranks) == world_size:
+            state = ranks[rank]
+        else:
+            state = ranks[0]
+            print_log(f'RandomStateHook: the checkpoint holds the random state of {len(ranks)} '
+                      f'process(es), this run has {world_size}; every rank resumes from '
+                      "rank 0's state, so the resumed run is not bit-identical",
+                      logger='current', level=logging.WARNING)
+        restore_random_state(state['generators'])
+        loop = getattr(runner, 'train_loop', None)
+        if hasattr(loop, 'resumed_epoch_start_state'):
+            loop.resumed_epoch_start_state = state.get('epoch_start')
         sampler = getattr(runner.train_dataloader, 'sampler', None)
-        if self._pending['sampler_seed'] is not None and hasattr(sampler, 'seed'):
-            sampler.seed = self._pending['sampler_seed']
-        self._pending = None
+        if pending.get('sampler_seed') is not None and hasattr(sampler, 'seed'):
+            sampler.seed = pending['sampler_seed']

@@ -8,6 +8,7 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from mmmoco.evaluation.pretrained import load_pretrained_backbone
+from mmmoco.models.necks.projection import pooled_features
 from mmmoco.registry import MODELS
 from mmmoco.structures import DataSample
 
@@ -78,7 +79,7 @@ class ImageClassifier(BaseModel):
         return self
 
     def extract_feat(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Pooled last-stage features.
+        """Pooled last-stage features (a ResNet map, averaged) or a ViT class token.
 
         Args:
             inputs: Normalised images (N, 3, H, W).
@@ -87,7 +88,7 @@ class ImageClassifier(BaseModel):
             Features (N, C).
         """
         with torch.set_grad_enabled(torch.is_grad_enabled() and not self.freeze_backbone):
-            return self.backbone(inputs)[-1].mean(dim=(2, 3))
+            return pooled_features(self.backbone(inputs))
 
     def forward(self, inputs: torch.Tensor, data_samples: Optional[List[DataSample]] = None,
                 mode: str = 'tensor'):

@@ -1,17 +1,20 @@
 """MoCo v1/v2: momentum contrast with a queue of negatives (He et al. 2020; Chen et al. 2020)."""
-import copy
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
-from mmengine.model import BaseModel
-from torch import nn
 
-from mmmoco.models.utils import convert_to_split_bn
+from mmmoco.models.utils import (check_embedding_dims, check_positive_int, convert_to_split_bn,
+                                 sync_bn_modules)
 from mmmoco.registry import MODELS
 from mmmoco.structures import DataSample
 from mmmoco.utils.distributed import is_distributed, shuffle_batch, unshuffle_batch
+
+from .base_momentum import BaseMomentumModel
+
+#: Queue state dict keys of checkpoints written before the queue left the head: old -> new.
+_LEGACY_QUEUE_KEYS = {'head.queue': 'queue.keys', 'head.queue_ptr': 'queue.ptr'}
 
 
 def _shuffle_bn_mode(shuffle_bn: bool, split_bn: bool, splits: int) -> str:
@@ -34,72 +37,109 @@ def _shuffle_bn_mode(shuffle_bn: bool, split_bn: bool, splits: int) -> str:
     return 'MoCo: single device without split BN: the key batch is only permuted locally'
 
 
+def check_queue_layout(head: dict, queue: Optional[dict]) -> None:
+    """Refuse configs written for the former ``MoCoQueueHead`` (queue and loss in one head).
+
+    Args:
+        head: The ``model.head`` config.
+        queue: The ``model.queue`` config (None if the config has none).
+
+    Raises:
+        ValueError: Saying where the queue's settings go now.
+    """
+    moved = [key for key in ('feat_dim', 'queue_len') if key in head]
+    if queue is None or head.get('type') == 'MoCoQueueHead' or moved:
+        raise ValueError(
+            f'model.head={dict(head)}, model.queue={queue} follow the former MoCoQueueHead '
+            "layout: the queue is now a module of its own. Write model.queue=dict("
+            "type='KeyQueue', feat_dim=..., queue_len=...) and model.head=dict("
+            "type='ContrastiveHead', temperature=...) (--cfg-options model.queue.queue_len=... "
+            'instead of model.head.queue_len=...)')
+
+
 @MODELS.register_module()
-class MoCo(BaseModel):
+class MoCo(BaseMomentumModel):
     """Momentum Contrast: a query encoder trained by InfoNCE against a momentum key encoder.
 
     The query encoder is ``backbone`` + ``neck``; the key (momentum) encoder is a copy of both
     that gets no gradients and is moved towards the query encoder by
-    :class:`~mmmoco.engine.hooks.MomentumUpdateHook` after each optimizer step. The head owns
-    the queue of negatives and the loss.
+    :class:`~mmmoco.engine.hooks.MomentumUpdateHook` after each optimizer step. The logits of a
+    query are its similarity to its positive key followed by its similarities to the keys in
+    ``queue`` (:class:`~mmmoco.models.utils.KeyQueue`); ``head``
+    (:class:`~mmmoco.models.heads.ContrastiveHead`) turns them into the InfoNCE loss and the
+    top-1 accuracy (logged as ``acc_top1``, not part of the loss). After the loss, the keys of
+    all ranks enter the queue.
 
     Shuffle BN: under DDP the key batch is shuffled across ranks before the key encoder and
     unshuffled after, so a query and its positive key never share BN statistics. On a single
     device the same effect comes from split BN: every ``BatchNorm2d`` of both backbones
     computes its statistics over ``single_device_bn_splits`` sub-batches (one per emulated
-    device) and the key batch is permuted before the key encoder.
+    device) and the key batch is permuted before the key encoder. SyncBN in the key encoder
+    under DDP would make its statistics global again and undo Shuffle BN, so that combination
+    is refused.
 
     Args:
         backbone: Config of the backbone (e.g. ``ResNet``).
-        neck: Config of the projection neck.
-        head: Config of the contrastive head (e.g. ``MoCoQueueHead``).
+        neck: Config of the projection neck (``LinearNeck`` or ``MLPNeck``).
+        head: Config of the loss head (``ContrastiveHead``).
+        queue: Config of the key queue (``KeyQueue``), required; its ``feat_dim`` must equal
+            the neck's ``out_channels``.
         data_preprocessor: Config of the data preprocessor.
         shuffle_bn: Shuffle the key batch before the key encoder (Shuffle BN).
         single_device_bn_splits: Number of split-BN sub-batches when the model is built without
             DDP (world size 1) and ``shuffle_bn`` is on; 1 disables the emulation.
         init_cfg: mmengine init config.
+
+    Raises:
+        ValueError: For a dimension mismatch, a bad ``single_device_bn_splits``, a missing
+            ``queue`` or a head config of the former ``MoCoQueueHead`` layout, or SyncBN in the
+            key encoder with ``shuffle_bn`` under DDP.
     """
 
-    def __init__(self, backbone: dict, neck: dict, head: dict,
+    def __init__(self, backbone: dict, neck: dict, head: dict, queue: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, shuffle_bn: bool = True,
                  single_device_bn_splits: int = 8, init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='SelfSupDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        if single_device_bn_splits < 1:
-            raise ValueError(f'single_device_bn_splits must be >= 1, got '
-                             f'{single_device_bn_splits}')
+        check_positive_int(single_device_bn_splits, 'single_device_bn_splits')
+        check_queue_layout(head, queue)
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
+        self.queue = MODELS.build(queue)
         self.head = MODELS.build(head)
+        check_embedding_dims(self.neck.out_channels, {'queue.feat_dim': self.queue.feat_dim})
         self.shuffle_bn = shuffle_bn
+        self._refuse_sync_bn_with_shuffle_bn()
         self.split_bn = shuffle_bn and not is_distributed() and single_device_bn_splits > 1
         if self.split_bn:
             convert_to_split_bn(self.backbone, single_device_bn_splits)
         print_log(_shuffle_bn_mode(shuffle_bn, self.split_bn, single_device_bn_splits),
                   logger='current')
-        self.momentum_backbone = copy.deepcopy(self.backbone)
-        self.momentum_neck = copy.deepcopy(self.neck)
-        for param in self._momentum_parameters():
-            param.requires_grad = False
+        self.add_momentum_copies('backbone', 'neck')
 
-    def _momentum_parameters(self) -> List[nn.Parameter]:
-        """All parameters of the key encoder."""
-        return [p for _, target in self.momentum_pairs() for p in target.parameters()]
+    def _refuse_sync_bn_with_shuffle_bn(self) -> None:
+        """Under DDP, refuse SyncBN in the key encoder when Shuffle BN is on.
 
-    def momentum_pairs(self) -> List[Tuple[nn.Module, nn.Module]]:
-        """The (online, momentum) module pairs that the momentum hook keeps in step.
-
-        Returns:
-            ``[(backbone, momentum_backbone), (neck, momentum_neck)]``.
+        Raises:
+            ValueError: Naming the SyncBN layers and what to change.
         """
-        return [(self.backbone, self.momentum_backbone), (self.neck, self.momentum_neck)]
+        if not (self.shuffle_bn and is_distributed()):
+            return
+        for part in ('backbone', 'neck'):
+            names = sync_bn_modules(getattr(self, part))
+            if names:
+                raise ValueError(
+                    f'MoCo: model.{part} has SyncBN layers ({names[0]}, ...) and shuffle_bn=True '
+                    'under DDP: SyncBN computes the key encoder\'s BN statistics over the whole '
+                    'global batch, which undoes Shuffle BN (a query and its key would share '
+                    f'statistics again). Use norm_cfg=dict(type=\'BN\') in model.{part} (SyncBN '
+                    'belongs in MoCo v3\'s MLP heads and in the transfer benchmarks).')
 
-    def init_weights(self) -> None:
-        """Initialise the query encoder, then make the key encoder an exact copy of it."""
-        super().init_weights()
-        for online, target in self.momentum_pairs():
-            target.load_state_dict(online.state_dict())
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
+        """Load, renaming the queue keys of older checkpoints (``head.queue*``) first."""
+        for old, new in _LEGACY_QUEUE_KEYS.items():
+            if prefix + old in state_dict and prefix + new not in state_dict:
+                state_dict[prefix + new] = state_dict.pop(prefix + old)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Backbone features of a batch of normalised images (query encoder).
@@ -138,15 +178,18 @@ class MoCo(BaseModel):
             data_samples: Unused (self-supervised).
 
         Returns:
-            ``dict(loss=...)``.
+            ``dict(loss=..., acc_top1=...)``: the loss and the percentage of queries whose
+            positive key is more similar than every queued key.
         """
         if len(inputs) != 2:
             raise ValueError(f'MoCo needs exactly 2 views per image, got {len(inputs)}')
         query = F.normalize(self.neck(self.backbone(inputs[0])), dim=1)
         keys = self._keys(inputs[1])
-        loss = self.head.loss(query, keys)
-        self.head.enqueue(keys)
-        return dict(loss=loss)
+        positive = (query * keys).sum(dim=1, keepdim=True)
+        negatives = query @ self.queue.snapshot(query.dtype).t()
+        loss, accuracy = self.head(torch.cat([positive, negatives], dim=1))
+        self.queue.enqueue(keys)
+        return dict(loss=loss, acc_top1=accuracy)
 
     def forward(self, inputs, data_samples: Optional[List[DataSample]] = None,
                 mode: str = 'tensor'):

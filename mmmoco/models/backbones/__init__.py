@@ -1,4 +1,6 @@
-"""Backbones: feature extractors that map images to multi-stage feature maps."""
+"""Backbones: feature extractors that map images to feature maps or class tokens."""
+from .raw_pixels import RawPixels
 from .resnet import ResNet
+from .vit import VisionTransformer
 
-__all__ = ['ResNet']
+__all__ = ['RawPixels', 'ResNet', 'VisionTransformer']

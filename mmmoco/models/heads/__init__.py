@@ -1,4 +1,4 @@
 """Heads that turn embeddings into losses."""
-from .contrastive_head import MoCoQueueHead
+from .contrastive_head import ContrastiveHead
 
-__all__ = ['MoCoQueueHead']
+__all__ = ['ContrastiveHead']

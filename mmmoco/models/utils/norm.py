@@ -1,16 +1,18 @@
-"""Normalisation layers selected by ``norm_cfg``: BN, SyncBN and split BN.
+"""Normalisation layers selected by ``norm_cfg``: BN (1-d and 2-d), SyncBN, LayerNorm, split BN.
 
 Split BN computes batch statistics over ``num_splits`` equal-as-possible sub-batches of the
 mini-batch, as if each sub-batch sat on its own device. MoCo uses it on a single device to
 emulate Shuffle BN: without it, a query and its positive key share one set of batch statistics
 and the network can "cheat" through them (He et al. 2020, Sec. 3.3).
 """
-from typing import Dict, Type
+import logging
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
+from mmengine.model import revert_sync_batchnorm
 from torch import nn
-
 
 
 class SplitBatchNorm2d(nn.BatchNorm2d):
@@ -18,9 +20,16 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
 
     The state dict is that of :class:`torch.nn.BatchNorm2d` (same keys and shapes), so a model
     trained with split BN loads into one with plain BN and vice versa. In eval mode it is exactly
-    BatchNorm2d. The running statistics are updated once per forward with the mean over the
-    sub-batches of their means and unbiased variances, which is what averaging ``num_splits``
-    separately updated running buffers would give.
+    BatchNorm2d. Sub-batches are interleaved: when ``num_splits`` S divides the batch, sample
+    ``n`` belongs to sub-batch ``n % S``; otherwise the first ``N % S`` sub-batches (one sample
+    larger) take the leading samples, interleaved among themselves, and the others the rest.
+    Which samples share statistics changes nothing in distribution (MoCo permutes the key batch
+    before the key encoder), and it lets the batch be viewed, without a copy, as
+    (N / S, S * C, H, W): sample ``n``'s channel ``c`` becomes channel ``(n % S) * C + c`` of
+    row ``n // S``, so one ``batch_norm`` call normalises every sub-batch (two calls for a batch
+    that S does not divide). The running statistics are updated once per forward with the mean
+    over the sub-batches of their means and unbiased variances, which is what averaging
+    ``num_splits`` separately updated running buffers would give.
 
     Args:
         num_features: Number of channels.
@@ -30,10 +39,52 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
     """
 
     def __init__(self, num_features: int, num_splits: int = 8, **kwargs) -> None:
-        if num_splits < 1:
-            raise ValueError(f'SplitBN num_splits must be >= 1, got {num_splits}')
+        if isinstance(num_splits, bool) or not isinstance(num_splits, int) or num_splits < 1:
+            raise ValueError(f'SplitBN num_splits must be an int >= 1, got {num_splits!r}')
         super().__init__(num_features, **kwargs)
         self.num_splits = num_splits
+
+    def _momentum(self) -> float:
+        """Count this forward and return the running-statistics update factor."""
+        self.num_batches_tracked.add_(1)
+        if self.momentum is None:
+            return 1.0 / float(self.num_batches_tracked)
+        return self.momentum
+
+    def _normalise_group(self, x: torch.Tensor, splits: int,
+                         momentum: float) -> Tuple[torch.Tensor, Optional[torch.Tensor],
+                                                   Optional[torch.Tensor]]:
+        """Normalise ``splits`` interleaved equal sub-batches of ``x`` with one batch_norm call.
+
+        Args:
+            x: Samples of the group (splits * b, C, ...); sample ``n`` is in sub-batch
+                ``n % splits``.
+            splits: Number of sub-batches in ``x``.
+            momentum: Update factor of the running statistics.
+
+        Returns:
+            The normalised ``x``, and the sum over the sub-batches of their updated running
+            mean and variance (None without running statistics).
+        """
+        channels = x.shape[1]
+        per_split = x.shape[0] // splits
+        trailing = x.shape[2:]
+        # (b*S, C, ...) -> (b, S*C, ...): sub-batch s (samples n % S == s) becomes channels
+        # s*C .. s*C + C - 1; a view for a contiguous x, no copy
+        stacked = x.reshape(per_split, splits * channels, *trailing)
+        running_mean = running_var = None
+        if self.track_running_stats:
+            running_mean = self.running_mean.repeat(splits)
+            running_var = self.running_var.repeat(splits)
+        weight = self.weight.repeat(splits) if self.affine else None
+        bias = self.bias.repeat(splits) if self.affine else None
+        out = F.batch_norm(stacked, running_mean, running_var, weight, bias, True, momentum,
+                           self.eps)
+        out = out.reshape(x.shape)
+        if running_mean is None:
+            return out, None, None
+        return (out, running_mean.view(splits, channels).sum(0),
+                running_var.view(splits, channels).sum(0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` (N, C, H, W) with per-sub-batch statistics in training mode.
@@ -46,61 +97,91 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
         """
         if not self.training or self.num_splits == 1:
             return super().forward(x)
-        chunks = torch.tensor_split(x, min(self.num_splits, x.shape[0]), dim=0)
-        outputs, means, variances = [], [], []
-        for chunk in chunks:
-            outputs.append(F.batch_norm(chunk, None, None, self.weight, self.bias, True, 0.0,
-                                        self.eps))
-            if self.track_running_stats:
-                with torch.no_grad():
-                    count = chunk.numel() / chunk.shape[1]
-                    means.append(chunk.mean(dim=(0, 2, 3)))
-                    variances.append(chunk.var(dim=(0, 2, 3), unbiased=False) * count
-                                     / max(count - 1, 1))
+        splits = min(self.num_splits, x.shape[0])
+        momentum = 0.0
         if self.track_running_stats:
             with torch.no_grad():
-                self.num_batches_tracked.add_(1)
-                momentum = (1.0 / float(self.num_batches_tracked)
-                            if self.momentum is None else self.momentum)
-                self.running_mean.lerp_(torch.stack(means).mean(0).to(self.running_mean.dtype),
-                                        momentum)
-                self.running_var.lerp_(torch.stack(variances).mean(0).to(self.running_var.dtype),
-                                       momentum)
-        return torch.cat(outputs, dim=0)
+                momentum = self._momentum()
+        small, larger = divmod(x.shape[0], splits)  # `larger` sub-batches hold small + 1
+        boundary = larger * (small + 1)
+        groups = [(x[:boundary], larger), (x[boundary:], splits - larger)]
+        outputs, mean_sum, var_sum = [], 0, 0
+        for part, count in groups:
+            if count == 0:
+                continue
+            out, part_mean, part_var = self._normalise_group(part, count, momentum)
+            outputs.append(out)
+            if part_mean is not None:
+                mean_sum, var_sum = mean_sum + part_mean, var_sum + part_var
+        if self.track_running_stats:
+            with torch.no_grad():
+                self.running_mean.copy_(mean_sum / splits)
+                self.running_var.copy_(var_sum / splits)
+        return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0)
 
     def extra_repr(self) -> str:
         """Describe the layer, including its number of splits."""
         return f'{super().extra_repr()}, num_splits={self.num_splits}'
 
 
+def _batch_norm(ndim: int) -> Callable[..., nn.Module]:
+    """BatchNorm1d for vectors (MLP heads), BatchNorm2d for feature maps."""
+    return nn.BatchNorm1d if ndim == 1 else nn.BatchNorm2d
 
-NORM_LAYERS: Dict[str, Type[nn.BatchNorm2d]] = {
-    'BN': nn.BatchNorm2d,
-    'SyncBN': nn.SyncBatchNorm,
-    'SplitBN': SplitBatchNorm2d,
+
+def _layer_norm(num_features: int, affine: bool = True, **kwargs) -> nn.LayerNorm:
+    """LayerNorm over the last dimension; ``affine`` maps to ``elementwise_affine``."""
+    return nn.LayerNorm(num_features, elementwise_affine=affine, **kwargs)
+
+
+def _split_bn(ndim: int) -> Callable[..., nn.Module]:
+    """Split BN exists for 2-d feature maps (a ResNet's key encoder) only."""
+    if ndim != 2:
+        raise ValueError('norm_cfg type SplitBN is for 2-d feature maps (ndim=2), got '
+                         f'ndim={ndim}')
+    return SplitBatchNorm2d
+
+
+#: norm_cfg type -> builder of the layer class for a given number of spatial dimensions.
+NORM_LAYERS: Dict[str, Callable[[int], Callable[..., nn.Module]]] = {
+    'BN': _batch_norm,
+    'BN1d': lambda ndim: nn.BatchNorm1d,
+    'BN2d': lambda ndim: nn.BatchNorm2d,
+    'SyncBN': lambda ndim: nn.SyncBatchNorm,
+    'SplitBN': _split_bn,
+    'LN': lambda ndim: _layer_norm,
 }
 
 
-def build_norm_layer(cfg: Dict, num_features: int) -> nn.Module:
-    """Build a 2d normalisation layer from a config.
+def build_norm_layer(cfg: Dict, num_features: int, ndim: int = 2) -> nn.Module:
+    """Build a normalisation layer from a config.
 
     Args:
-        cfg: ``dict(type='BN' | 'SyncBN' | 'SplitBN', requires_grad=True, **kwargs)``; the
-            remaining keys (``eps``, ``momentum``, ``num_splits`` for SplitBN) go to the layer.
-        num_features: Number of channels.
+        cfg: ``dict(type='BN' | 'BN1d' | 'BN2d' | 'SyncBN' | 'SplitBN' | 'LN',
+            requires_grad=True, **kwargs)``; the remaining keys (``eps``, ``momentum``,
+            ``affine``, ``num_splits`` for SplitBN) go to the layer. ``affine=False`` gives a
+            layer without learnable scale and shift (LayerNorm: ``elementwise_affine=False``).
+        num_features: Number of channels (features for 1-d inputs).
+        ndim: 1 for (N, C) vectors (MLP heads: ``BN`` is BatchNorm1d), 2 for (N, C, H, W) maps.
 
     Returns:
         The normalisation layer.
 
     Raises:
+        TypeError: If ``cfg`` is not a dict.
         KeyError: If ``cfg['type']`` is not a known normalisation layer.
+        ValueError: If ``ndim`` is not 1 or 2, or the type does not exist for ``ndim``.
     """
+    if ndim not in (1, 2):
+        raise ValueError(f'build_norm_layer: ndim must be 1 or 2, got {ndim}')
+    if not isinstance(cfg, dict):
+        raise TypeError(f"norm_cfg must be a dict such as dict(type='BN'), got {cfg!r}")
     cfg = dict(cfg)
     layer_type = cfg.pop('type', 'BN')
     if layer_type not in NORM_LAYERS:
         raise KeyError(f'norm_cfg type {layer_type!r} is not one of {sorted(NORM_LAYERS)}')
     requires_grad = cfg.pop('requires_grad', True)
-    layer = NORM_LAYERS[layer_type](num_features, **cfg)
+    layer = NORM_LAYERS[layer_type](ndim)(num_features, **cfg)
     for param in layer.parameters():
         param.requires_grad = requires_grad
     return layer
@@ -133,3 +214,39 @@ def convert_to_split_bn(module: nn.Module, num_splits: int) -> nn.Module:
         if converted is not child:
             setattr(module, name, converted)
     return module
+
+
+def sync_bn_modules(module: nn.Module) -> List[str]:
+    """Names of the ``SyncBatchNorm`` layers in ``module``.
+
+    Args:
+        module: Any module.
+
+    Returns:
+        The qualified names of its SyncBN layers (empty if none).
+    """
+    return [name for name, m in module.named_modules() if isinstance(m, nn.SyncBatchNorm)]
+
+
+def revert_sync_bn_without_cuda(module: nn.Module, owner: str = 'model') -> nn.Module:
+    """On a machine without CUDA, turn every SyncBN layer into plain BN (one warning).
+
+    torch's SyncBatchNorm refuses CPU tensors in training, so a config written for GPUs (SyncBN
+    in MLP heads or a backbone) would not run on CPU. The converted layers keep the parameters
+    and buffers (same state dict keys), so checkpoints move freely between the two.
+
+    Args:
+        module: The module to convert; returned unchanged where CUDA is available or it has
+            no SyncBN layer.
+        owner: Name of the module for the warning (e.g. ``'MoCoV3'``).
+
+    Returns:
+        The module, with BN in place of SyncBN where converted.
+    """
+    names = sync_bn_modules(module)
+    if not names or torch.cuda.is_available():
+        return module
+    print_log(f'{owner}: CUDA is not available, so its {len(names)} SyncBN layers run as '
+              f'plain BN (batch statistics of each process only)', logger='current',
+              level=logging.WARNING)
+    return revert_sync_batchnorm(module)

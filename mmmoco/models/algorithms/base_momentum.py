@@ -1,0 +1,65 @@
+"""Base of the models that keep a momentum (EMA) copy of some of their modules: MoCo v1/v2/v3."""
+import copy
+from typing import List, Optional, Tuple
+
+from mmengine.model import BaseModel
+from torch import nn
+
+from mmmoco.models.utils import revert_sync_bn_without_cuda
+
+
+class BaseMomentumModel(BaseModel):
+    """A model whose listed modules have frozen momentum copies, kept in step by a hook.
+
+    A subclass builds its modules, then calls :meth:`add_momentum_copies` with the names of the
+    online modules to copy (``'backbone'`` becomes ``momentum_backbone``). The copies get no
+    gradients; :meth:`init_weights` makes them exact copies of the initialised online modules,
+    and :class:`~mmmoco.engine.hooks.MomentumUpdateHook` moves them towards the online modules
+    after each optimizer step through :meth:`momentum_pairs`.
+
+    Args:
+        data_preprocessor: Config of the data preprocessor (default
+            ``SelfSupDataPreprocessor``).
+        init_cfg: mmengine init config.
+    """
+
+    def __init__(self, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if data_preprocessor is None:
+            data_preprocessor = dict(type='SelfSupDataPreprocessor')
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self._momentum_names: List[str] = []
+
+    def add_momentum_copies(self, *names: str) -> None:
+        """Create the frozen momentum copy of each named module.
+
+        Call it once all modules are built and final (after any norm-layer conversion): on a
+        machine without CUDA, every SyncBN layer of the model becomes plain BN first (one
+        warning), so a GPU config runs there.
+
+        Args:
+            *names: Attribute names of online modules, e.g. ``'backbone', 'neck'``.
+        """
+        revert_sync_bn_without_cuda(self, type(self).__name__)
+        for name in names:
+            target = copy.deepcopy(getattr(self, name))
+            for param in target.parameters():
+                param.requires_grad = False
+            setattr(self, f'momentum_{name}', target)
+            self._momentum_names.append(name)
+
+    def momentum_pairs(self) -> List[Tuple[nn.Module, nn.Module]]:
+        """The (online, momentum) module pairs that the momentum hook keeps in step.
+
+        Returns:
+            ``[(backbone, momentum_backbone), ...]`` in the order of
+            :meth:`add_momentum_copies`.
+        """
+        return [(getattr(self, name), getattr(self, f'momentum_{name}'))
+                for name in self._momentum_names]
+
+    def init_weights(self) -> None:
+        """Initialise the online modules, then make each momentum copy an exact copy."""
+        super().init_weights()
+        for online, target in self.momentum_pairs():
+            target.load_state_dict(online.state_dict())

@@ -1,0 +1,171 @@
+"""MoCo v3: momentum contrast with in-batch keys, a predictor and no queue (Chen et al. 2021)."""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from mmmoco.models.utils import cached_embedding, check_embedding_dims, check_positive_int
+from mmmoco.registry import MODELS
+from mmmoco.structures import DataSample
+from mmmoco.utils.distributed import all_gather_batches, is_distributed, rank_offset
+
+from .base_momentum import BaseMomentumModel
+
+
+@MODELS.register_module()
+class MoCoV3(BaseMomentumModel):
+    """MoCo v3 ("An Empirical Study of Training Self-Supervised Vision Transformers").
+
+    Query branch: ``backbone`` -> ``neck`` (the projector) -> ``predictor``. Key branch: a
+    momentum copy of ``backbone`` + ``neck`` (no gradients, an exact copy at initialisation,
+    moved by :class:`~mmmoco.engine.hooks.MomentumUpdateHook` after each optimizer step, with
+    ``end_momentum=1.0`` for the reference's half-cosine schedule). For the two views x1, x2 the
+    loss is ``ctr(q1, k2) + ctr(q2, k1)``, where ``ctr(q, k)`` is the InfoNCE loss
+    (``head``) of each query against the keys of the whole global batch (gathered from all
+    ranks, the positive at the query's global index), multiplied by ``2 * tau`` as in the
+    reference code. There is no queue and no Shuffle BN. ``acc_top1`` (logged, not part of the
+    loss) is the mean of both orders' top-1 accuracies of the positive.
+
+    Gradient caching (``chunk_size``): the query branch embeds each view in chunks of
+    ``chunk_size`` samples without keeping activations; the loss is taken on the full batch's
+    embeddings, and its gradient with respect to them is backpropagated through each chunk,
+    embedded again with a graph (:func:`~mmmoco.models.utils.cached_embedding`). The key branch
+    embeds in chunks too (it never needs a graph). The loss and the parameter gradients equal
+    those of the un-chunked batch for models whose samples do not interact (LayerNorm ViTs,
+    BN-free heads); with BatchNorm (a ResNet, BN in the MLP heads) the batch statistics are
+    those of each chunk, not of the batch, and the running statistics are updated once per
+    chunk. Each chunk's second pass replays the random state of its first (identical dropout
+    or drop-path masks; the pretraining models have none). It runs within the usual
+    ``train_step``, so AMP loss scaling and gradient accumulation apply unchanged; it is for one
+    device (under DDP every parameter would be reduced once per chunk), and refused under DDP.
+
+    Args:
+        backbone: Config of the backbone (``ResNet`` or ``VisionTransformer``).
+        neck: Config of the projector (``MLPNeck``).
+        predictor: Config of the predictor (``MLPNeck``), from and to the projector's
+            ``out_channels``.
+        head: Config of the loss head (``ContrastiveHead``; temperature 1.0 for ResNet-50, 0.2
+            for ViT in the reference recipes).
+        chunk_size: Samples per chunk for gradient caching, or None (off).
+        data_preprocessor: Config of the data preprocessor.
+        init_cfg: mmengine init config.
+
+    Raises:
+        ValueError: For a dimension mismatch between projector and predictor, a bad
+            ``chunk_size``, or ``chunk_size`` under DDP.
+    """
+
+    def __init__(self, backbone: dict, neck: dict, predictor: dict, head: dict,
+                 chunk_size: Optional[int] = None, data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if chunk_size is not None:
+            check_positive_int(chunk_size, 'chunk_size')
+            if is_distributed():
+                raise ValueError('MoCoV3: chunk_size (gradient caching) runs on a single '
+                                 'device; under DDP set model.chunk_size=None')
+        self.chunk_size = chunk_size
+        self.backbone = MODELS.build(backbone)
+        self.neck = MODELS.build(neck)
+        self.predictor = MODELS.build(predictor)
+        self.head = MODELS.build(head)
+        check_embedding_dims(self.neck.out_channels, {
+            'predictor.in_channels': self.predictor.in_channels,
+            'predictor.out_channels': self.predictor.out_channels})
+        self.add_momentum_copies('backbone', 'neck')
+
+    def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Backbone features of a batch of normalised images (query encoder).
+
+        Args:
+            inputs: Images (N, 3, H, W).
+
+        Returns:
+            The backbone's output (a tuple of feature maps or class tokens).
+        """
+        return self.backbone(inputs)
+
+    def _embed_query(self, images: torch.Tensor) -> torch.Tensor:
+        """Query embeddings (not normalised) of a batch, with a graph."""
+        return self.predictor(self.neck(self.backbone(images)))
+
+    def _queries(self, images: torch.Tensor) -> torch.Tensor:
+        """Query embeddings of one view, chunked with gradient caching if ``chunk_size``.
+
+        Args:
+            images: One view (N, 3, H, W).
+
+        Returns:
+            The embeddings (N, D), not normalised.
+        """
+        if self.chunk_size is None or not torch.is_grad_enabled():
+            return self._embed_query(images)
+        return cached_embedding(self._embed_query, images, self.chunk_size,
+                                modules=(self.backbone, self.neck, self.predictor))
+
+    @torch.no_grad()
+    def _keys(self, images: torch.Tensor) -> torch.Tensor:
+        """Key embeddings (not normalised) of one view from the momentum encoder.
+
+        Args:
+            images: One view (N, 3, H, W).
+
+        Returns:
+            The embeddings (N, D).
+        """
+        chunks = [images] if self.chunk_size is None else images.split(self.chunk_size)
+        return torch.cat([self.momentum_neck(self.momentum_backbone(c)) for c in chunks])
+
+    def contrastive_loss(self, queries: torch.Tensor,
+                         keys: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """InfoNCE of this rank's queries against the keys of all ranks, times ``2 * tau``.
+
+        Args:
+            queries: This rank's query embeddings (n, D).
+            keys: This rank's key embeddings of the other view (n, D), without gradient.
+
+        Returns:
+            The loss and the top-1 accuracy (percent) of the positives.
+        """
+        queries = F.normalize(queries, dim=1)
+        all_keys, sizes = all_gather_batches(F.normalize(keys, dim=1))
+        labels = torch.arange(queries.shape[0], device=queries.device) + rank_offset(sizes)
+        loss, accuracy = self.head(queries @ all_keys.to(queries.dtype).t(), labels)
+        return loss * (2 * self.head.temperature), accuracy
+
+    def loss(self, inputs: Sequence[torch.Tensor],
+             data_samples: Optional[List[DataSample]] = None) -> Dict[str, torch.Tensor]:
+        """Symmetric MoCo v3 loss of one step.
+
+        Args:
+            inputs: Two views ``[x1, x2]``, each (N, 3, H, W).
+            data_samples: Unused (self-supervised).
+
+        Returns:
+            ``dict(loss=ctr(q1, k2) + ctr(q2, k1), acc_top1=...)``.
+        """
+        if len(inputs) != 2:
+            raise ValueError(f'MoCoV3 needs exactly 2 views per image, got {len(inputs)}')
+        q1, q2 = self._queries(inputs[0]), self._queries(inputs[1])
+        k1, k2 = self._keys(inputs[0]), self._keys(inputs[1])
+        loss_12, acc_12 = self.contrastive_loss(q1, k2)
+        loss_21, acc_21 = self.contrastive_loss(q2, k1)
+        return dict(loss=loss_12 + loss_21, acc_top1=(acc_12 + acc_21) / 2)
+
+    def forward(self, inputs, data_samples: Optional[List[DataSample]] = None,
+                mode: str = 'tensor'):
+        """mmengine entry point.
+
+        Args:
+            inputs: Two views (``mode='loss'``) or one batch of images (``mode='tensor'``).
+            data_samples: Per-image records.
+            mode: ``'loss'`` for training, ``'tensor'`` for backbone features.
+
+        Returns:
+            The loss dict, or the backbone's output.
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'tensor':
+            return self.extract_feat(inputs)
+        raise ValueError(f'MoCoV3 supports mode "loss" or "tensor", got {mode!r}')

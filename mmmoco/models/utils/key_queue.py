@@ -1,0 +1,78 @@
+"""MoCo v1/v2's queue of negative keys, a module of its own (the loss lives in the head)."""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+
+from mmmoco.registry import MODELS
+from mmmoco.utils.distributed import all_gather_batches
+
+from .checks import check_positive_int
+
+
+@MODELS.register_module()
+class KeyQueue(BaseModule):
+    """A first-in first-out queue of L2-normalised keys: MoCo's negatives.
+
+    The keys (``queue_len`` x ``feat_dim``, buffer ``keys``) and the write pointer (buffer
+    ``ptr``, a 0-d long tensor) are buffers, so checkpoints carry them and a resume restores
+    them. The pointer is also kept as a Python int, so writing the queue does not read a device
+    tensor back (no host-device synchronisation per step); the buffer stays the truth that
+    checkpoints hold, and the int is re-read from it after ``load_state_dict``.
+
+    Args:
+        feat_dim: Dimension of the keys (the neck's ``out_channels``).
+        queue_len: Number of keys K (65536 in the papers).
+        init_cfg: mmengine init config.
+
+    Raises:
+        TypeError: If ``feat_dim`` or ``queue_len`` is not an int.
+        ValueError: If either is < 1.
+    """
+
+    def __init__(self, feat_dim: int = 128, queue_len: int = 65536,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.feat_dim = check_positive_int(feat_dim, 'queue feat_dim')
+        self.queue_len = check_positive_int(queue_len, 'queue queue_len')
+        self.register_buffer('keys', F.normalize(torch.randn(queue_len, feat_dim), dim=1))
+        self.register_buffer('ptr', torch.zeros((), dtype=torch.long))
+        self._host_ptr = 0
+        self.register_load_state_dict_post_hook(KeyQueue._reread_pointer)
+
+    @staticmethod
+    def _reread_pointer(module: 'KeyQueue', incompatible_keys) -> None:
+        """After loading a state dict, take the pointer from the (restored) buffer."""
+        module._host_ptr = int(module.ptr)
+
+    def snapshot(self, dtype: torch.dtype) -> torch.Tensor:
+        """The queued keys as they are now, safe to use in a graph.
+
+        A copy: the backward pass needs the queue as it was when the loss was computed, and
+        :meth:`enqueue` writes into it in place before the optimizer step.
+
+        Args:
+            dtype: dtype of the result (that of the queries, under autocast).
+
+        Returns:
+            The keys, (queue_len, feat_dim), without gradient.
+        """
+        return self.keys.detach().clone().to(dtype)
+
+    @torch.no_grad()
+    def enqueue(self, keys: torch.Tensor) -> None:
+        """Write the keys of every rank into the queue, replacing the oldest.
+
+        A global batch larger than the queue keeps its last ``queue_len`` keys.
+
+        Args:
+            keys: This rank's L2-normalised keys (n, feat_dim); ranks may hold different n.
+        """
+        keys, _ = all_gather_batches(keys.detach())
+        keys = keys[-self.queue_len:].to(self.keys.dtype)
+        ptr = self._host_ptr
+        slots = (ptr + torch.arange(keys.shape[0], device=self.keys.device)) % self.queue_len
+        self.keys[slots] = keys
+        self._host_ptr = (ptr + keys.shape[0]) % self.queue_len
+        self.ptr.fill_(self._host_ptr)

@@ -1,0 +1,40 @@
+"""Smoke test of tools/analysis_tools/soak_test.py (the soak run itself takes minutes: a few
+hundred iterations, see docs/reliability.md): a few iterations of the small Fashion-MNIST
+recipe with 2 data loader workers, RSS reported at start and end."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+
+def test_soak_script_reports_rss_at_start_and_end(tmp_path):
+    from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
+    try:
+        find_fashion_mnist()
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    data = str(tmp_path / 'fmnist')
+    subprocess.run([sys.executable, 'tools/dataset_converters/prepare_fashion_mnist.py', data,
+                    '--train-per-class', '4', '--val-per-class', '1'],
+                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    out = str(tmp_path / 'soak.json')
+    result = subprocess.run(
+        [sys.executable, 'tools/analysis_tools/soak_test.py', data, '--iters', '6',
+         '--batch-size', '8', '--num-workers', '2', '--work-dir', str(tmp_path / 'work'),
+         '--out', out, '--max-growth-mb', '1000'],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
+    measured = json.load(open(out))
+    # 40 images / 8 per batch = 5 iterations per epoch: 2 epochs cover 6 iterations
+    assert measured['iterations'] == 10 and measured['epochs'] == 2
+    assert measured['rss_start_mb'] > 50 and measured['rss_end_mb'] > 50
+    # two data loader workers alive at each epoch's last iteration
+    assert len(measured['worker_rss_mb']) == 2 and min(measured['worker_rss_mb']) > 50
+    line = [line for line in result.stdout.splitlines() if line.startswith('soak: ')][-1]
+    assert 'RSS' in line and 'after the first iteration' in line, line
+    print(line)

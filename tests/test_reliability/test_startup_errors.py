@@ -1,0 +1,63 @@
+"""Issue 9, item 6 (run-time part) and the momentum-hook guard: mistakes stop the run at
+start-up, before any training step, with one message naming the key or the dataset. (Config
+key typos and ``--cfg-options`` without '=': test_config_checks.py; unreadable checkpoint
+files: test_checkpoint_safety.py.)
+
+Before the fix a batch size larger than the dataset failed with mmengine's "epoch_length must
+be a positive integer", ``queue_len='abc'`` with a TypeError from a comparison, a ``feat_dim``
+that differs from the neck's output at the first matmul, and a momentum model without
+MomentumUpdateHook trained with a key encoder that never moved.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+from tiny_run import RECIPE, build_runner, tiny_config, tiny_images  # noqa: F401
+
+
+def test_batch_larger_than_the_dataset_names_dataset_size_and_batch(tiny_images, tmp_path):
+    runner = build_runner(tiny_config(tiny_images, str(tmp_path), batch_size=32))
+    with pytest.raises(ValueError, match=r'train_dataloader yields no batch: its dataset '
+                                         r'\(ImageFolderDataset\) has 20 samples, batch_size=32, '
+                                         r'drop_last=True'):
+        runner.train()
+
+
+@pytest.mark.parametrize('options, message', [
+    ({'model.queue.queue_len': 'abc'}, r"queue queue_len must be an int >= 1, got 'abc'"),
+    ({'model.queue.feat_dim': 64},
+     r'model\.queue\.feat_dim=64 must equal model\.neck\.out_channels=128'),
+    ({'model.head.feat_dim': 128}, r'model\.queue=dict\(type=.KeyQueue., feat_dim=\.\.\.'),
+])
+def test_model_settings_are_checked_at_build(tiny_images, tmp_path, options, message):
+    cfg = tiny_config(tiny_images, str(tmp_path), **options)
+    with pytest.raises((TypeError, ValueError), match=message):
+        build_runner(cfg)
+
+
+def test_queue_len_typo_from_the_command_line_names_the_key(tmp_path):
+    """Through tools/train.py: the last line names the key and the value."""
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', RECIPE, '--work-dir', str(tmp_path),
+         '--cfg-options', 'model.queue.queue_len=abc'],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert "queue queue_len must be an int >= 1, got 'abc'" in last, last
+
+
+def test_momentum_model_without_momentum_hook_refuses_to_start(tiny_images, tmp_path):
+    """A config whose custom_hooks replaces the base list and forgets MomentumUpdateHook."""
+    cfg = tiny_config(tiny_images, str(tmp_path))
+    cfg.custom_hooks = [dict(type='RandomStateHook')]
+    runner = build_runner(cfg)
+    with pytest.raises(ValueError, match=r"MoCo has a momentum \(key\) encoder but no "
+                                         r"MomentumUpdateHook is registered .* add "
+                                         r"dict\(type='MomentumUpdateHook', momentum=0\.999\)"):
+        runner.train()
+    assert not os.listdir(tmp_path) or not any(name.endswith('.pth')
+                                               for name in os.listdir(tmp_path))

@@ -1,0 +1,307 @@
+#!/usr/bin/env python
+"""Two-view augmentation throughput per core: mmmoco's pipeline against torchvision references.
+
+On the real image files of IMAGE_DIR, one process and one thread (``torch.set_num_threads(1)``,
+``cv2.setNumThreads(1)``), it times, interleaved round by round:
+
+- ours: the config's training pipeline (decode, ``MultiView`` of two augmented views, packing
+  as uint8 tensors); if the config's data preprocessor has ``batch_augments``, their cost on
+  this CPU (batches of ``--batch-size``) is added, so the whole recipe is compared, and
+  ``ours, loader only`` times the pipeline alone: the CPU's share when the batched
+  augmentations run on an accelerator;
+- pil: the same recipe with torchvision's classic PIL transforms (``Image.open().convert('RGB')``,
+  ``RandomResizedCrop``, ``RandomApply(ColorJitter)``, ``RandomGrayscale``, PIL Gaussian blur of
+  random radius as in the MoCo v2 reference, ``RandomHorizontalFlip``, ``PILToTensor``);
+- v2: the same recipe with ``torchvision.transforms.v2`` on uint8 tensors decoded by
+  ``torchvision.io.decode_image`` (``GaussianBlur`` with the fixed kernel of the largest sigma).
+
+The parameters (crop size and scale, jitter strengths and probability, grayscale, blur and
+solarize probabilities, sigma range) are read from the config. It prints images (each giving
+two views) per second per core and the ratios of ours to each reference.
+"""
+import argparse
+import glob
+import math
+import os.path as osp
+import random
+import statistics
+import time
+from typing import Callable, Dict, List, Optional
+
+import cv2
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from PIL import Image, ImageFilter
+
+from mmmoco.apis import register_all_modules
+from mmmoco.datasets.transforms import build_transforms
+from mmmoco.registry import MODELS
+
+IMAGE_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.webp')
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='a pretraining config (its train pipeline is timed)')
+    parser.add_argument('image_dir', help='folder of real images (searched recursively)')
+    parser.add_argument('--rounds', type=int, default=4, help='interleaved rounds')
+    parser.add_argument('--repeat', type=int, default=1,
+                        help='passes over the images per implementation and round')
+    parser.add_argument('--batch-size', type=int, default=32,
+                        help='batch of the on-device augmentations, when the config has them')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args = parser.parse_args(argv)
+    if args.rounds < 1 or args.repeat < 1 or args.batch_size < 1:
+        parser.error('--rounds, --repeat and --batch-size must be >= 1')
+    return args
+
+
+def list_images(image_dir: str) -> List[str]:
+    """Every image file under ``image_dir``, sorted.
+
+    Args:
+        image_dir: The folder.
+
+    Returns:
+        The paths.
+
+    Raises:
+        FileNotFoundError: If the folder holds no image.
+    """
+    paths = sorted(p for p in glob.glob(osp.join(image_dir, '**', '*'), recursive=True)
+                   if p.lower().endswith(IMAGE_SUFFIXES))
+    if not paths:
+        raise FileNotFoundError(f'no image files ({", ".join(IMAGE_SUFFIXES)}) under {image_dir}')
+    return paths
+
+
+def recipe(cfg: Config) -> Dict[str, dict]:
+    """The augmentation parameters of the config, by per-image transform type.
+
+    The view pipeline of the first ``MultiView`` of the training pipeline, plus the data
+    preprocessor's ``batch_augments`` (``BatchColorJitter`` counts as ``ColorJitter``, etc.).
+
+    Args:
+        cfg: A pretraining config.
+
+    Returns:
+        Transform type -> its config (``RandomResizedCrop`` is required).
+
+    Raises:
+        ValueError: If the pipeline has no MultiView with a RandomResizedCrop.
+    """
+    steps: Dict[str, dict] = {}
+    for transform in cfg.train_dataloader.dataset.pipeline:
+        if transform.get('type') == 'MultiView':
+            views = transform['transforms']
+            views = views[0] if isinstance(views[0], (list, tuple)) else views
+            for step in views:
+                steps.setdefault(step['type'], dict(step))
+            break
+    augments = cfg.model.get('data_preprocessor', {}).get('batch_augments') or []
+    augments = augments[0] if augments and isinstance(augments[0], (list, tuple)) else augments
+    for step in augments:
+        steps.setdefault(step['type'].replace('Batch', '', 1), dict(step))
+    if 'RandomResizedCrop' not in steps:
+        raise ValueError('the training pipeline needs a MultiView with a RandomResizedCrop')
+    return steps
+
+
+class PILGaussianBlur:
+    """PIL Gaussian blur with a radius drawn uniformly from ``sigma`` (MoCo v2 reference).
+
+    Args:
+        sigma: (low, high) of the radius.
+    """
+
+    def __init__(self, sigma) -> None:
+        self.sigma = sigma
+
+    def __call__(self, img: Image.Image) -> Image.Image:
+        """Blur ``img`` with a random radius."""
+        return img.filter(ImageFilter.GaussianBlur(radius=random.uniform(*self.sigma)))
+
+
+def _crop_args(steps: Dict[str, dict]) -> dict:
+    crop = steps['RandomResizedCrop']
+    return dict(size=crop['size'], scale=tuple(crop.get('scale', (0.2, 1.0))),
+                ratio=tuple(crop.get('ratio', (3 / 4, 4 / 3))))
+
+
+def _photometric(steps: Dict[str, dict], transforms) -> list:
+    """The recipe's photometric and flip steps, in the config's order, with ``transforms``
+    (``torchvision.transforms`` or ``torchvision.transforms.v2``)."""
+    out = []
+    for name, step in steps.items():
+        if name == 'ColorJitter':
+            jitter = transforms.ColorJitter(step.get('brightness', 0), step.get('contrast', 0),
+                                            step.get('saturation', 0), step.get('hue', 0))
+            out.append(transforms.RandomApply([jitter], p=step.get('prob', 1.0)))
+        elif name == 'RandomGrayscale':
+            out.append(transforms.RandomGrayscale(p=step.get('prob', 0.2)))
+        elif name == 'GaussianBlur':
+            sigma = tuple(step.get('sigma', (0.1, 2.0)))
+            blur = (PILGaussianBlur(sigma) if transforms.__name__ == 'torchvision.transforms'
+                    else transforms.GaussianBlur(step.get('kernel_size')
+                                                 or 2 * math.ceil(3 * sigma[1]) + 1, sigma))
+            out.append(transforms.RandomApply([blur], p=step.get('prob', 0.5)))
+        elif name == 'Solarize':
+            out.append(transforms.RandomSolarize(step.get('threshold', 128),
+                                                 p=step.get('prob', 0.2)))
+        elif name == 'RandomFlip':
+            out.append(transforms.RandomHorizontalFlip(p=step.get('prob', 0.5)))
+    return out
+
+
+def pil_reference(steps: Dict[str, dict]) -> Callable[[str], list]:
+    """The recipe with torchvision's classic PIL transforms.
+
+    Args:
+        steps: The recipe from :func:`recipe`.
+
+    Returns:
+        A function from an image path to its two uint8 view tensors.
+    """
+    import torchvision.transforms as T
+    view = T.Compose([T.RandomResizedCrop(**_crop_args(steps)), *_photometric(steps, T),
+                      T.PILToTensor()])
+
+    def two_views(path: str) -> list:
+        with Image.open(path) as img:
+            img = img.convert('RGB')
+        return [view(img), view(img)]
+    return two_views
+
+
+def v2_reference(steps: Dict[str, dict]) -> Callable[[str], list]:
+    """The recipe with ``torchvision.transforms.v2`` on uint8 tensors.
+
+    Args:
+        steps: The recipe from :func:`recipe`.
+
+    Returns:
+        A function from an image path to its two uint8 view tensors.
+    """
+    import torchvision.transforms.v2 as v2
+    from torchvision.io import ImageReadMode, decode_image, read_file
+    view = v2.Compose([v2.RandomResizedCrop(**_crop_args(steps), antialias=True),
+                       *_photometric(steps, v2)])
+
+    def two_views(path: str) -> list:
+        img = decode_image(read_file(path), mode=ImageReadMode.RGB)
+        return [view(img), view(img)]
+    return two_views
+
+
+def batch_augmenter(cfg: Config) -> Optional[torch.nn.Module]:
+    """The config's data preprocessor if it has ``batch_augments``, else None."""
+    preprocessor_cfg = cfg.model.get('data_preprocessor')
+    return (MODELS.build(preprocessor_cfg) if preprocessor_cfg
+            and preprocessor_cfg.get('batch_augments') else None)
+
+
+def ours(cfg: Config, batch_size: int,
+         preprocessor: Optional[torch.nn.Module]) -> Callable[[List[str]], None]:
+    """mmmoco's pipeline, and the on-device batch augmentations run on this CPU if given.
+
+    Args:
+        cfg: The config.
+        batch_size: Batch of the on-device augmentations.
+        preprocessor: The data preprocessor with ``batch_augments``, or None.
+
+    Returns:
+        A function processing a list of image paths.
+    """
+    pipeline = build_transforms(cfg.train_dataloader.dataset.pipeline, 'benchmark_pipeline')
+
+    def run(paths: List[str]) -> None:
+        views = []
+        for path in paths:
+            results = dict(img_path=path)
+            for transform in pipeline:
+                results = transform(results)
+            views.append(results['inputs'])
+        if preprocessor is None:
+            return
+        with torch.no_grad():
+            for start in range(0, len(views), batch_size):
+                chunk = views[start:start + batch_size]
+                preprocessor(dict(inputs=[torch.stack([v[i] for v in chunk])
+                                          for i in range(len(chunk[0]))]), True)
+    return run
+
+
+def benchmark(runners: Dict[str, Callable[[], None]], images: int,
+              rounds: int) -> Dict[str, List[float]]:
+    """Throughput of each runner, interleaved round by round.
+
+    Args:
+        runners: Name -> a function processing all the images once (or ``--repeat`` times).
+        images: The number of images each call processes.
+        rounds: Number of interleaved rounds.
+
+    Returns:
+        Name -> images per second, one value per round.
+    """
+    for run in runners.values():  # warm-up (imports, caches)
+        run()
+    speeds: Dict[str, List[float]] = {name: [] for name in runners}
+    for _ in range(rounds):
+        for name, run in runners.items():
+            start = time.perf_counter()
+            run()
+            speeds[name].append(images / (time.perf_counter() - start))
+    return speeds
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Command-line entry point."""
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    random.seed(args.seed)
+    np.random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    register_all_modules()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    paths = list_images(args.image_dir) * args.repeat
+    steps = recipe(cfg)
+    preprocessor = batch_augmenter(cfg)
+    ours_run, pil_run, v2_run = (ours(cfg, args.batch_size, preprocessor), pil_reference(steps),
+                                 v2_reference(steps))
+    runners = {'ours': lambda: ours_run(paths)}
+    if preprocessor is not None:
+        loader_run = ours(cfg, args.batch_size, None)
+        runners['ours, loader only'] = lambda: loader_run(paths)
+    runners.update({'pil': lambda: [pil_run(p) for p in paths],
+                    'v2': lambda: [v2_run(p) for p in paths]})
+    speeds = benchmark(runners, len(paths), args.rounds)
+    print(f'{args.config} on {len(paths) // args.repeat} images of {args.image_dir} '
+          f'(x{args.repeat}), 1 thread, {args.rounds} rounds, seed {args.seed}')
+    print('recipe: ' + ', '.join(f'{name}' for name in steps))
+    ours_names = [name for name in speeds if name.startswith('ours')]
+    print('| pipeline | images/s per core (median) | per round | '
+          + ' | '.join(f'{name} / this (median of rounds)' for name in ours_names) + ' |')
+    print('|---' * (3 + len(ours_names)) + '|')
+    for name, values in speeds.items():
+        ratios = [statistics.median(o / v for o, v in zip(speeds[mine], values))
+                  for mine in ours_names]
+        print(f'| {name} | {statistics.median(values):.1f} | '
+              f'{" ".join(f"{v:.0f}" for v in values)} | '
+              + ' | '.join(f'{ratio:.2f}' for ratio in ratios) + ' |')
+
+
+if __name__ == '__main__':
+    main()

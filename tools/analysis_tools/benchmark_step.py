@@ -1,0 +1,679 @@
+#!/usr/bin/env python
+"""Time mmmoco's full MoCo train step against its bare-PyTorch compute floor, in one process.
+
+``--mode step`` (default) times, interleaved step by step (A, B, A, B, ...):
+
+- floor: the config's backbone and neck as a bare PyTorch loop: query forward + backward +
+  SGD step, key forward under ``no_grad`` (plain BN; a within-batch InfoNCE loss), from the
+  framework's initial weights, on the views the framework's preprocessor normalised (untimed);
+- framework: the config's model built by the registry, ``model.train_step(data,
+  optim_wrapper)`` on two uint8 views (data preprocessor, Shuffle/split BN, loss, queue) and
+  the momentum hook's ``after_train_iter`` (EMA of the key encoder);
+- framework with ``single_device_bn_splits=1`` when the config converts to split BN, so the
+  split-BN cost is visible.
+
+It prints each one's median step time, the ratio to the floor (pooled, the median of the
+per-round ratios, and the median of the ratios of steps timed back to back, the figure to
+trust on a shared machine) and the peak memory. ``--mode
+loader`` runs the config's real data loader + step end to end, in blocks alternating with
+floor steps. ``--sweep``
+repeats the step benchmark (each point in a fresh process, for its own peak memory) as the
+queue length, batch size and input size grow and reports the queue's share of the step.
+``--mode curve`` checks the speed options (``--amp``, ``--channels-last``, ``--compile``):
+from the same initial weights and on the same batches, ``--iters`` framework steps with each
+option give the same losses as the baseline within a stated tolerance.
+
+``--channels-last`` and ``--compile`` apply to the floor and the framework alike.
+"""
+import argparse
+import copy
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from types import SimpleNamespace
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config, DictAction
+from mmengine.logging import MessageHub, MMLogger
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from torch import nn
+
+from mmmoco.apis import register_all_modules
+from mmmoco.models.utils import SplitBatchNorm2d
+from mmmoco.registry import HOOKS, MODELS
+
+SWEEP_QUEUES = (1, 4096, 16384, 65536)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line.
+
+    Args:
+        argv: Arguments (default: ``sys.argv[1:]``).
+
+    Returns:
+        The parsed arguments.
+    """
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='a pretraining config')
+    parser.add_argument('--mode', choices=['step', 'loader', 'curve'], default='step')
+    parser.add_argument('--iters', type=int, default=5, help='timed steps per variant and round')
+    parser.add_argument('--warmup', type=int, default=2, help='untimed steps per variant')
+    parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds')
+    parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision: fp16 AmpOptimWrapper on CUDA, bf16 autocast on CPU')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels_last inputs (data_preprocessor.channels_last=True)')
+    parser.add_argument('--compile', action='store_true',
+                        help='torch.compile the encoders (query and key backbone and neck)')
+    parser.add_argument('--batch-size', type=int, help='images per step (default: the config)')
+    parser.add_argument('--input-size', type=int, help='crop size (default: the config)')
+    parser.add_argument('--queue-len', type=int, help='set every queue_len of the model')
+    parser.add_argument('--threads', type=int, help='torch.set_num_threads')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--no-single-split', action='store_true',
+                        help='skip the single_device_bn_splits=1 variant')
+    parser.add_argument('--sweep', action='store_true',
+                        help='queue length, batch size and input size sweep')
+    parser.add_argument('--json', action='store_true', help='print one JSON line of results')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override config keys, e.g. model.queue.queue_len=4096')
+    args = parser.parse_args(argv)
+    for name in ('iters', 'rounds'):
+        if getattr(args, name) < 1:
+            parser.error(f'--{name} must be >= 1')
+    return args
+
+
+# ---------------------------------------------------------------- config helpers
+
+
+def _walk(node, visit: Callable[[dict], None]) -> None:
+    """Call ``visit`` on every dict nested in ``node`` (dicts and lists)."""
+    if isinstance(node, dict):
+        visit(node)
+        for value in node.values():
+            _walk(value, visit)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            _walk(value, visit)
+
+
+def find_crop_size(cfg: Config) -> int:
+    """The output size of the first ``RandomResizedCrop`` of the training pipeline.
+
+    Args:
+        cfg: A pretraining config.
+
+    Returns:
+        The (square) crop size.
+
+    Raises:
+        ValueError: If the pipeline has no RandomResizedCrop.
+    """
+    sizes: List = []
+    _walk(cfg.train_dataloader.dataset.get('pipeline', []),
+          lambda d: sizes.append(d['size']) if d.get('type') == 'RandomResizedCrop' else None)
+    if not sizes:
+        raise ValueError('train_dataloader.dataset.pipeline has no RandomResizedCrop: pass '
+                         '--input-size')
+    return sizes[0] if isinstance(sizes[0], int) else sizes[0][0]
+
+
+def set_crop_size(cfg: Config, size: int) -> None:
+    """Set every ``RandomResizedCrop`` of the training pipeline to ``size``.
+
+    Args:
+        cfg: The config, changed in place.
+        size: The crop size.
+    """
+    _walk(cfg.train_dataloader.dataset.get('pipeline', []),
+          lambda d: d.update(size=size) if d.get('type') == 'RandomResizedCrop' else None)
+
+
+def set_queue_len(model_cfg: dict, queue_len: int) -> None:
+    """Set every ``queue_len`` in the model config (wherever the queue lives).
+
+    Args:
+        model_cfg: The model config, changed in place.
+        queue_len: The queue length.
+
+    Raises:
+        ValueError: If the model has no queue.
+    """
+    found: List[dict] = []
+    _walk(model_cfg, lambda d: found.append(d) if 'queue_len' in d else None)
+    if not found:
+        raise ValueError('the model config has no queue_len to sweep')
+    for node in found:
+        node['queue_len'] = queue_len
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Load the config, apply --cfg-options, --batch-size, --input-size and --queue-len.
+
+    Args:
+        args: The parsed command line.
+
+    Returns:
+        The config with ``train_dataloader.batch_size`` and the crop size set.
+    """
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.batch_size:
+        cfg.train_dataloader.batch_size = args.batch_size
+    if args.input_size:
+        set_crop_size(cfg, args.input_size)
+    if args.queue_len:
+        set_queue_len(cfg.model, args.queue_len)
+    return cfg
+
+
+# ---------------------------------------------------------------- the steps
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def _autocast(device: torch.device, amp: bool):
+    """bf16 autocast on CPU with --amp; nothing otherwise (CUDA AMP is in the wrappers)."""
+    return torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp and device.type == 'cpu')
+
+
+def uint8_views(batch: int, size: int, seed: int) -> List[torch.Tensor]:
+    """Two random uint8 views, as the data loader delivers them (default_collate).
+
+    Args:
+        batch: Images per view.
+        size: Image side.
+        seed: Seed of the pixels.
+
+    Returns:
+        Two (batch, 3, size, size) uint8 tensors.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    return [torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, generator=generator)
+            for _ in range(2)]
+
+
+def compile_encoders(model: nn.Module, names: Sequence[str]) -> None:
+    """``torch.compile`` the named submodules in place (state-dict keys unchanged).
+
+    Args:
+        model: The model.
+        names: Attribute names of the submodules, e.g. ``('backbone', 'neck')``.
+    """
+    for name in names:
+        getattr(model, name).compile()
+
+
+class FrameworkStep:
+    """The framework's step: ``model.train_step`` plus the momentum hook.
+
+    Args:
+        cfg: The config.
+        device: Where to run.
+        amp: Mixed precision.
+        model_overrides: Model config keys to override (e.g. ``single_device_bn_splits``).
+        channels_last: Let the data preprocessor return channels_last images.
+        compile: ``torch.compile`` the query and key encoders.
+    """
+
+    def __init__(self, cfg: Config, device: torch.device, amp: bool,
+                 model_overrides: Optional[dict] = None, channels_last: bool = False,
+                 compile: bool = False) -> None:
+        model_cfg = copy.deepcopy(cfg.model)
+        model_cfg.update(model_overrides or {})
+        if channels_last:
+            model_cfg.setdefault('data_preprocessor', dict(type='SelfSupDataPreprocessor'))
+            model_cfg.data_preprocessor['channels_last'] = True
+        self.model = MODELS.build(model_cfg)
+        self.model.init_weights()
+        self.model.to(device).train()
+        if compile:
+            compile_encoders(self.model, [name for pair in ('backbone', 'neck')
+                                          for name in (pair, f'momentum_{pair}')
+                                          if hasattr(self.model, name)])
+        optim_cfg = copy.deepcopy(cfg.optim_wrapper)
+        if amp and device.type == 'cuda':
+            optim_cfg.update(type='AmpOptimWrapper', dtype='float16')
+        self.optim_wrapper = build_optim_wrapper(self.model, optim_cfg)
+        self.hooks = [HOOKS.build(hook) for hook in cfg.get('custom_hooks', [])
+                      if 'Momentum' in str(hook.get('type'))]
+        self.runner = SimpleNamespace(model=self.model, optim_wrapper=self.optim_wrapper,
+                                      iter=0, max_iters=10**6,
+                                      message_hub=MessageHub.get_current_instance())
+        self.device, self.amp = device, amp
+
+    @property
+    def split_bn(self) -> bool:
+        """Whether the model computes BN statistics over split sub-batches."""
+        return any(isinstance(m, SplitBatchNorm2d) and m.num_splits > 1
+                   for m in self.model.modules())
+
+    def __call__(self, data: dict) -> float:
+        """One training step (train_step + momentum update).
+
+        Args:
+            data: ``dict(inputs=[view1, view2], data_samples=None)`` with uint8 views.
+
+        Returns:
+            The step's loss (a device tensor: reading it would synchronise).
+        """
+        with _autocast(self.device, self.amp):
+            log_vars = self.model.train_step(data, self.optim_wrapper)
+        for hook in self.hooks:
+            hook.after_train_iter(self.runner, self.runner.iter)
+        self.runner.iter += 1
+        return log_vars['loss']
+
+
+class FloorStep:
+    """The compute floor: the same backbone and neck in a bare PyTorch loop.
+
+    Query forward + backward + SGD step and key forward (no grad), plain BN, a within-batch
+    InfoNCE loss; inputs are already normalised floats on the device.
+
+    Args:
+        cfg: The config (``model.backbone``, ``model.neck``, ``optim_wrapper.optimizer``).
+        device: Where to run.
+        amp: Mixed precision (fp16 with a grad scaler on CUDA, bf16 on CPU).
+        compile: ``torch.compile`` both encoders.
+    """
+
+    def __init__(self, cfg: Config, device: torch.device, amp: bool,
+                 compile: bool = False) -> None:
+        self.query = nn.Sequential(MODELS.build(copy.deepcopy(cfg.model.backbone)),
+                                   MODELS.build(copy.deepcopy(cfg.model.neck))).to(device)
+        self.query.train()
+        self.key = copy.deepcopy(self.query).requires_grad_(False)
+        optimizer = cfg.optim_wrapper.get('optimizer', {})
+        self.optimizer = torch.optim.SGD(
+            self.query.parameters(), lr=optimizer.get('lr', 0.03),
+            momentum=optimizer.get('momentum', 0.9),
+            weight_decay=optimizer.get('weight_decay', 1e-4))
+        self.scaler = torch.amp.GradScaler('cuda', enabled=amp and device.type == 'cuda')
+        self.device, self.amp = device, amp
+        if compile:
+            compile_encoders(self, ('query', 'key'))
+
+    def copy_weights(self, backbone: nn.Module, neck: nn.Module) -> None:
+        """Start from the framework's initial weights (split BN has BN's keys), so that both
+        steps compute on the same numbers.
+
+        Args:
+            backbone: The framework's query backbone.
+            neck: The framework's query neck.
+        """
+        self.query[0].load_state_dict(backbone.state_dict())
+        self.query[1].load_state_dict(neck.state_dict())
+        self.key.load_state_dict(self.query.state_dict())
+
+    def __call__(self, data: dict) -> None:
+        """One floor step on normalised float views.
+
+        Args:
+            data: ``dict(inputs=[query_images, key_images])``, float on the device.
+        """
+        query_images, key_images = data['inputs']
+        dtype = torch.float16 if self.device.type == 'cuda' else torch.bfloat16
+        with torch.autocast(self.device.type, dtype=dtype, enabled=self.amp):
+            q = F.normalize(self.query(query_images), dim=1)
+            with torch.no_grad():
+                k = F.normalize(self.key(key_images), dim=1)
+            logits = (q @ k.t()).float() / 0.2
+            loss = F.cross_entropy(logits, torch.arange(len(q), device=q.device))
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+
+
+# ---------------------------------------------------------------- measurement
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (Linux ``ru_maxrss``), in MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def queue_mib(model: nn.Module) -> float:
+    """Memory of the model's buffers whose name mentions a queue (wherever it lives), in MiB."""
+    return sum(b.numel() * b.element_size() for name, b in model.named_buffers()
+               if 'queue' in name) / 2**20
+
+
+def time_variants(variants: Dict[str, Callable[[], None]], iters: int, warmup: int,
+                  rounds: int, device: torch.device) -> Dict[str, dict]:
+    """Time each variant's step, interleaving the variants step by step (A, B, A, B, ...),
+    so that a change in the machine's load hits them alike.
+
+    Args:
+        variants: Name -> a function running one step.
+        iters: Timed steps per variant and round.
+        warmup: Untimed steps per variant before the first round.
+        rounds: Number of rounds.
+        device: The device (synchronised around each step on CUDA).
+
+    Returns:
+        Name -> ``dict(times=[all step times in s], round_medians=[...], cuda_peak_mib=...)``.
+    """
+    results = {name: dict(times=[], round_medians=[], cuda_peak_mib=0.0) for name in variants}
+    for step in variants.values():
+        for _ in range(warmup):
+            step()
+    for _ in range(rounds):
+        times: Dict[str, List[float]] = {name: [] for name in variants}
+        for _ in range(iters):
+            for name, step in variants.items():
+                if device.type == 'cuda':
+                    torch.cuda.reset_peak_memory_stats(device)
+                _sync(device)
+                start = time.perf_counter()
+                step()
+                _sync(device)
+                times[name].append(time.perf_counter() - start)
+                if device.type == 'cuda':
+                    results[name]['cuda_peak_mib'] = max(
+                        results[name]['cuda_peak_mib'],
+                        torch.cuda.max_memory_allocated(device) / 2**20)
+        for name, round_times in times.items():
+            results[name]['times'] += round_times
+            results[name]['round_medians'].append(statistics.median(round_times))
+    return results
+
+
+def _framework(cfg: Config, args: argparse.Namespace,
+               overrides: Optional[dict] = None) -> FrameworkStep:
+    """The framework step with the command line's device and speed options."""
+    return FrameworkStep(cfg, torch.device(args.device), args.amp, overrides,
+                         channels_last=args.channels_last, compile=args.compile)
+
+
+def _floor(cfg: Config, args: argparse.Namespace, framework: FrameworkStep,
+           views: List[torch.Tensor]):
+    """The floor step and its input: the views normalised by the framework's preprocessor
+    (outside the timed step), in the same memory format.
+
+    Returns:
+        The :class:`FloorStep` and ``dict(inputs=[query_images, key_images])``.
+    """
+    floor = FloorStep(cfg, torch.device(args.device), args.amp, compile=args.compile)
+    floor.copy_weights(framework.model.backbone, framework.model.neck)
+    with torch.no_grad():
+        normalised = framework.model.data_preprocessor(dict(inputs=views), False)['inputs']
+    return floor, dict(inputs=normalised)
+
+
+def benchmark_step(cfg: Config, args: argparse.Namespace) -> dict:
+    """Run the interleaved step benchmark.
+
+    Args:
+        cfg: The loaded config.
+        args: The parsed command line.
+
+    Returns:
+        ``dict(batch_size, input_size, queue_mib, variants={name: stats})`` with the median
+        step time in ms and the ratios to the floor.
+    """
+    device = torch.device(args.device)
+    batch, size = cfg.train_dataloader.batch_size, args.input_size or find_crop_size(cfg)
+    torch.manual_seed(args.seed)
+    views = uint8_views(batch, size, args.seed)
+    framework = _framework(cfg, args)
+    floor, floor_data = _floor(cfg, args, framework, views)
+    raw = dict(inputs=views, data_samples=None)
+    variants = {'floor': lambda: floor(floor_data), 'framework': lambda: framework(raw)}
+    if framework.split_bn and not args.no_single_split:
+        single = _framework(cfg, args, dict(single_device_bn_splits=1))
+        variants['framework, single_device_bn_splits=1'] = lambda: single(raw)
+    results = time_variants(variants, args.iters, args.warmup, args.rounds, device)
+    floor_rounds = results['floor']['round_medians']
+    floor_median = statistics.median(results['floor']['times'])
+    summary = {}
+    for name, result in results.items():
+        median = statistics.median(result['times'])
+        summary[name] = dict(
+            median_ms=1000 * median, ratio=median / floor_median,
+            round_ratio=statistics.median(m / f for m, f in zip(result['round_medians'],
+                                                                 floor_rounds)),
+            paired_ratio=statistics.median(t / f for t, f in zip(result['times'],
+                                                                 results['floor']['times'])),
+            cuda_peak_mib=result['cuda_peak_mib'])
+    return dict(batch_size=batch, input_size=size, split_bn=framework.split_bn,
+                queue_mib=queue_mib(framework.model), peak_rss_mib=peak_rss_mib(),
+                variants=summary)
+
+
+def endless(loader) -> Iterator:
+    """The batches of ``loader``, epoch after epoch."""
+    while True:
+        yield from loader
+
+
+def benchmark_loader(cfg: Config, args: argparse.Namespace) -> dict:
+    """Time the real data loader + framework step end to end against the floor, in
+    ``--rounds`` alternating blocks of ``--iters`` iterations each (the machine's load varies).
+
+    A loader block skips its first ``num_workers * prefetch_factor`` iterations, whose batches
+    the workers prepared during the floor block.
+
+    Args:
+        cfg: The loaded config (its ``train_dataloader`` must point at data).
+        args: The parsed command line.
+
+    Returns:
+        Median end-to-end iteration, step and data-wait times (ms), the floor's median step,
+        the end-to-end ratio to it (pooled, and the median of the per-round ratios).
+    """
+    from mmengine.runner import Runner
+    device = torch.device(args.device)
+    torch.manual_seed(args.seed)
+    loader = Runner.build_dataloader(copy.deepcopy(cfg.train_dataloader), seed=args.seed)
+    framework = _framework(cfg, args)
+    size = args.input_size or find_crop_size(cfg)
+    views = uint8_views(cfg.train_dataloader.batch_size, size, args.seed)
+    floor, floor_data = _floor(cfg, args, framework, views)
+    batches = endless(loader)
+    prefetched = loader.num_workers * (loader.prefetch_factor or 0)
+    for _ in range(args.warmup):
+        framework(next(batches))
+        floor(floor_data)
+    waits, steps, ends, floors, round_ratios = [], [], [], [], []
+    for _ in range(args.rounds):
+        floor_times = time_variants({'floor': lambda: floor(floor_data)}, args.iters, 0, 1,
+                                    device)['floor']['times']
+        round_ends = []
+        for iteration in range(prefetched + args.iters):
+            start = time.perf_counter()
+            batch = next(batches)
+            arrived = time.perf_counter()
+            framework(batch)
+            _sync(device)
+            done = time.perf_counter()
+            if iteration >= prefetched:
+                waits.append(arrived - start)
+                steps.append(done - arrived)
+                round_ends.append(done - start)
+        floors += floor_times
+        ends += round_ends
+        round_ratios.append(statistics.median(round_ends) / statistics.median(floor_times))
+    floor_median, end_to_end = statistics.median(floors), statistics.median(ends)
+    return dict(batch_size=cfg.train_dataloader.batch_size, input_size=size,
+                num_workers=loader.num_workers,
+                end_to_end_ms=1000 * end_to_end, step_ms=1000 * statistics.median(steps),
+                data_wait_ms=1000 * statistics.median(waits),
+                data_wait_share=sum(waits) / sum(ends), floor_ms=1000 * floor_median,
+                ratio=end_to_end / floor_median, round_ratio=statistics.median(round_ratios),
+                peak_rss_mib=peak_rss_mib())
+
+
+# ---------------------------------------------------------------- loss curves
+
+# largest loss difference to the baseline, relative to the baseline's mean loss, accepted per
+# speed option: channels_last and compile only reorder float sums (~1e-6 per step); bf16
+# autocast keeps 8 mantissa bits (fp16 11), and the difference grows over the steps
+CURVE_TOLERANCE = {'channels_last': 1e-4, 'compile': 1e-3, 'amp': 5e-2}
+
+
+def benchmark_curve(cfg: Config, args: argparse.Namespace) -> dict:
+    """Train ``--iters`` framework steps per speed option from the same start on the same
+    batches, and compare each option's losses with the baseline's.
+
+    Args:
+        cfg: The loaded config.
+        args: The parsed command line; the options compared are those switched on.
+
+    Returns:
+        ``dict(curves={name: [losses]}, max_rel_diff={option: ...}, tolerance={option: ...},
+        within={option: bool})``; ``max_rel_diff`` is the largest loss difference to the
+        baseline divided by the baseline's mean loss.
+    """
+    device = torch.device(args.device)
+    batch, size = cfg.train_dataloader.batch_size, args.input_size or find_crop_size(cfg)
+    batches = [uint8_views(batch, size, args.seed + i) for i in range(args.iters)]
+    options = {'baseline': dict()}
+    options.update({name: {name: True} for name in CURVE_TOLERANCE if getattr(args, name)})
+    curves = {}
+    for name, option in options.items():
+        torch.manual_seed(args.seed)  # same weights, queue and Shuffle BN permutations
+        step = FrameworkStep(cfg, device, option.get('amp', False),
+                             channels_last=option.get('channels_last', False),
+                             compile=option.get('compile', False))
+        curves[name] = [float(step(dict(inputs=views, data_samples=None)).detach())
+                        for views in batches]
+    scale = statistics.mean(abs(loss) for loss in curves['baseline'])
+    diffs = {name: max(abs(a - b) for a, b in zip(curves[name], curves['baseline'])) / scale
+             for name in options if name != 'baseline'}
+    tolerance = {name: CURVE_TOLERANCE[name] for name in diffs}
+    return dict(curves=curves, max_rel_diff=diffs, tolerance=tolerance,
+                within={name: diffs[name] <= tolerance[name] for name in diffs})
+
+
+# ---------------------------------------------------------------- sweep
+
+
+def sweep_points(batch: int, size: int, queue_len: int) -> List[dict]:
+    """The sweep: queue lengths at the base size, then larger batches and inputs.
+
+    Args:
+        batch: The base batch size.
+        size: The base input size.
+        queue_len: The queue length of the batch and input-size points.
+
+    Returns:
+        ``dict(batch_size, input_size, queue_len)`` per point.
+    """
+    points = [dict(batch_size=batch, input_size=size, queue_len=k) for k in SWEEP_QUEUES]
+    points += [dict(batch_size=b, input_size=size, queue_len=queue_len)
+               for b in (2 * batch, 4 * batch)]
+    points += [dict(batch_size=batch, input_size=s, queue_len=queue_len) for s in (2 * size,)]
+    return points
+
+
+def run_sweep(cfg: Config, args: argparse.Namespace, argv: List[str]) -> List[dict]:
+    """Run every sweep point in its own process (its own peak memory) and collect results.
+
+    Args:
+        cfg: The loaded config.
+        args: The parsed command line.
+        argv: The original arguments, passed on to each point.
+
+    Returns:
+        One result dict per point, with ``queue_len`` added.
+    """
+    batch, size = cfg.train_dataloader.batch_size, args.input_size or find_crop_size(cfg)
+    base = [a for a in argv if a != '--sweep']
+    results = []
+    for point in sweep_points(batch, size, 4096):
+        command = [sys.executable, __file__, *base, '--json', '--no-single-split',
+                   '--batch-size', str(point['batch_size']),
+                   '--input-size', str(point['input_size']),
+                   '--queue-len', str(point['queue_len'])]
+        output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        result = json.loads(output.strip().splitlines()[-1])
+        result['queue_len'] = point['queue_len']
+        results.append(result)
+    return results
+
+
+# ---------------------------------------------------------------- output
+
+
+def print_step(result: dict, args: argparse.Namespace) -> None:
+    """Print the step benchmark's table."""
+    print(f'{args.config}: batch {result["batch_size"]}, input {result["input_size"]}px, '
+          f'device {args.device}, threads {torch.get_num_threads()}, amp {args.amp}, '
+          f'{args.rounds} rounds x {args.iters} steps (+{args.warmup} warm-up)')
+    print('| step | median ms | ratio to floor | median of round ratios | '
+          'median of paired step ratios | CUDA peak MiB |')
+    print('|---|---|---|---|---|---|')
+    for name, stats in result['variants'].items():
+        print(f'| {name} | {stats["median_ms"]:.1f} | {stats["ratio"]:.3f} | '
+              f'{stats["round_ratio"]:.3f} | {stats["paired_ratio"]:.3f} | '
+              f'{stats["cuda_peak_mib"]:.0f} |')
+    print(f'peak RSS {result["peak_rss_mib"]:.0f} MiB, queue {result["queue_mib"]:.2f} MiB')
+
+
+def print_sweep(results: List[dict]) -> None:
+    """Print the sweep's table with the queue's share of the step."""
+    base = next(r for r in results if r['queue_len'] == SWEEP_QUEUES[0])
+    base_ratio = base['variants']['framework']['round_ratio']
+    print('| queue | batch | input | floor ms | framework ms | ratio | queue share | '
+          'queue MiB | peak RSS MiB |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for r in results:
+        fw, floor = r['variants']['framework'], r['variants']['floor']
+        share = (f'{100 * (fw["round_ratio"] - base_ratio) / fw["round_ratio"]:.1f}%'
+                 if r['batch_size'] == base['batch_size']
+                 and r['input_size'] == base['input_size'] else '-')
+        print(f'| {r["queue_len"]} | {r["batch_size"]} | {r["input_size"]} | '
+              f'{floor["median_ms"]:.1f} | {fw["median_ms"]:.1f} | {fw["round_ratio"]:.3f} | '
+              f'{share} | {r["queue_mib"]:.1f} | {r["peak_rss_mib"]:.0f} |')
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    """Command-line entry point."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    register_all_modules()
+    init_default_scope('mmmoco')
+    MMLogger.get_instance('benchmark_step', log_level='WARNING')  # quiet init_weights
+    cfg = load_config(args)
+    if args.sweep:
+        print_sweep(run_sweep(cfg, args, argv))
+        return
+    result = dict(step=benchmark_step, loader=benchmark_loader,
+                  curve=benchmark_curve)[args.mode](cfg, args)
+    if args.json:
+        print(json.dumps(result))
+    elif args.mode == 'curve':
+        print(f'{args.config}: losses of {args.iters} steps from the same start, batch '
+              f'{cfg.train_dataloader.batch_size}, seed {args.seed}')
+        for name, curve in result['curves'].items():
+            extra = (f' (max relative difference {result["max_rel_diff"][name]:.2e}, '
+                     f'tolerance {result["tolerance"][name]:.0e})' if name != 'baseline' else '')
+            print(f'{name}: {" ".join(f"{loss:.4f}" for loss in curve)}{extra}')
+    elif args.mode == 'loader':
+        print(f'{args.config}: real data loader + step, {args.iters} iterations '
+              f'(+{args.warmup} warm-up), threads {torch.get_num_threads()}')
+        for key, value in result.items():
+            print(f'{key}: {value:.3f}' if isinstance(value, float) else f'{key}: {value}')
+    else:
+        print_step(result, args)
+
+
+if __name__ == '__main__':
+    main()
