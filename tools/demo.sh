@@ -2,8 +2,8 @@
 # The main job on the embedded default dataset, from a fresh machine (2 CPU cores suffice):
 #  1. installs what it needs (virtualenv with torch, mmengine and mmmoco; the Debian data);
 #  2. writes Fashion-MNIST (Debian package dataset-fashion-mnist) as an ImageNet-style folder:
-#     MMMOCO_DEMO_TRAIN_PER_CLASS labelled train and MMMOCO_DEMO_VAL_PER_CLASS test images per
-#     class (the evaluation split), and the whole 60k train split as unlabeled pretraining data;
+#     MMMOCO_DEMO_TRAIN_PER_CLASS train (300) and MMMOCO_DEMO_VAL_PER_CLASS test (200) images
+#     per class;
 #  3. evaluates the raw-pixel baseline (weighted kNN and the linear probe on the pixels);
 #  4. for each seed: pretrains MoCo with the 2-core recipe (online kNN every few epochs), then
 #     evaluates the backbone at random initialisation and after pretraining, same protocol;
@@ -31,7 +31,7 @@ work=${MMMOCO_DEMO_WORK_DIR:-work_dirs/demo_fashionmnist}
 pretrain_cfg=${MMMOCO_DEMO_CONFIG:-configs/mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist_knn-monitor.py}
 $py tools/dataset_converters/prepare_fashion_mnist.py "$data" \
   --train-per-class "${MMMOCO_DEMO_TRAIN_PER_CLASS:-300}" \
-  --val-per-class "${MMMOCO_DEMO_VAL_PER_CLASS:-200}" --unlabeled
+  --val-per-class "${MMMOCO_DEMO_VAL_PER_CLASS:-200}"
 
 knn_cfg=configs/benchmarks/knn/resnet18w16-small_knn_fashionmnist.py
 roots=("train_dataloader.dataset.data_root=$data" "val_dataloader.dataset.data_root=$data")

@@ -191,8 +191,8 @@ class SelfSupDataPreprocessor(BaseDataPreprocessor):
         for index, view in enumerate(views):
             images = self._to_device(view)
             if generator is not None:
-                for augment in self._augments_of_view(index, len(views)):
-                    images = augment(images, generator)
+                for batch_augment in self._augments_of_view(index, len(views)):
+                    images = batch_augment(images, generator)
             outputs.append(((images - self.mean) / self.std).contiguous(
                 memory_format=self.memory_format))
         return dict(inputs=outputs if multi_view else outputs[0],

@@ -71,3 +71,48 @@ def test_output_results_file_and_no_silent_overwrite(fashion_mnist, tmp_path):
     assert open(path).read() == before
     run(knn_command(fashion_mnist, work_dir, '--force'))
     assert open(path).read() != before and json.load(open(path))['results'] == results['results']
+
+
+def test_linear_probe_and_raw_pixel_baseline_on_the_same_features(fashion_mnist, tmp_path):
+    """--linear-probe adds the probe to the results; the raw-pixel config needs no checkpoint
+    and its kNN equals a direct computation on the normalised pixels."""
+    import torch
+    from mmengine.config import Config
+
+    from mmmoco.apis import register_all_modules
+    from mmmoco.evaluation import knn_class_scores, topk_accuracy
+    from mmmoco.evaluation.linear_probe import linear_probe
+    pixels = osp.join('configs', 'benchmarks', 'knn', 'raw-pixels_knn_fashionmnist.py')
+    work_dir = str(tmp_path / 'pixels')
+    command = knn_command(fashion_mnist, work_dir, '--linear-probe')
+    command[2] = pixels
+    out = run(command).stdout
+    assert 'linear probe: top-1' in out
+    results = json.load(open(osp.join(work_dir, 'knn_results.json')))
+    probe = results['linear_probe']
+    assert set(probe) == {'top1', 'weight_decay', 'cv_top1'} and 0 <= probe['top1'] <= 100
+
+    # the same numbers from the pixels directly: first channel, normalised as the preprocessor
+    import cv2
+    import numpy as np
+
+    from mmmoco.registry import MODELS
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(ROOT, pixels))
+    preprocessor = MODELS.build(cfg.model.data_preprocessor)
+    mean, std = float(preprocessor.mean.flatten()[0]), float(preprocessor.std.flatten()[0])
+
+    def load(split):
+        lines = open(osp.join(fashion_mnist, 'meta', f'{split}.txt')).read().split('\n')
+        pairs = [line.rsplit(' ', 1) for line in lines if line]
+        images = [cv2.imread(osp.join(fashion_mnist, path), cv2.IMREAD_GRAYSCALE)
+                  for path, _ in pairs]
+        feats = (torch.tensor(np.stack(images), dtype=torch.float32).flatten(1) - mean) / std
+        return feats, torch.tensor([int(label) for _, label in pairs])
+
+    bank, query = load('train'), load('val')
+    scores = knn_class_scores(query[0], bank[0], bank[1], 10, k=20,
+                              temperature=cfg.knn.temperature)
+    assert abs(topk_accuracy(scores, query[1], topk=(1, ))['top1']
+               - results['results']['k=20']['top1']) < 1e-3
+    assert linear_probe(bank[0], bank[1], query[0], query[1], seed=0) == probe

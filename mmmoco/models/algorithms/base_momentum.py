@@ -1,7 +1,8 @@
 """Base of the models that keep a momentum (EMA) copy of some of their modules: MoCo v1/v2/v3."""
 import copy
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import torch
 from mmengine.model import BaseModel
 from torch import nn
 
@@ -11,11 +12,13 @@ from mmmoco.models.utils import revert_sync_bn_without_cuda
 class BaseMomentumModel(BaseModel):
     """A model whose listed modules have frozen momentum copies, kept in step by a hook.
 
-    A subclass builds its modules, then calls :meth:`add_momentum_copies` with the names of the
-    online modules to copy (``'backbone'`` becomes ``momentum_backbone``). The copies get no
-    gradients; :meth:`init_weights` makes them exact copies of the initialised online modules,
-    and :class:`~mmmoco.engine.hooks.MomentumUpdateHook` moves them towards the online modules
-    after each optimizer step through :meth:`momentum_pairs`.
+    A subclass builds its modules (at least ``backbone``), then calls
+    :meth:`add_momentum_copies` with the names of the online modules to copy (``'backbone'``
+    becomes ``momentum_backbone``), and implements :meth:`loss`. The copies get no gradients;
+    :meth:`init_weights` makes them exact copies of the initialised online modules, and
+    :class:`~mmmoco.engine.hooks.MomentumUpdateHook` moves them towards the online modules
+    after each optimizer step through :meth:`momentum_pairs`. :meth:`forward` is mmengine's
+    entry point: ``mode='loss'`` trains, ``mode='tensor'`` returns the backbone's features.
 
     Args:
         data_preprocessor: Config of the data preprocessor (default
@@ -63,3 +66,47 @@ class BaseMomentumModel(BaseModel):
         super().init_weights()
         for online, target in self.momentum_pairs():
             target.load_state_dict(online.state_dict())
+
+    def loss(self, inputs: Sequence[torch.Tensor], data_samples: Optional[list] = None
+             ) -> Dict[str, torch.Tensor]:
+        """The training loss of one step (implemented by each algorithm).
+
+        Args:
+            inputs: The views of the batch.
+            data_samples: Per-image records.
+
+        Returns:
+            A dict with ``loss`` and logged values.
+        """
+        raise NotImplementedError(f'{type(self).__name__} must implement loss()')
+
+    def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Backbone features of a batch of normalised images (query encoder).
+
+        Args:
+            inputs: Images (N, 3, H, W).
+
+        Returns:
+            The backbone's output (a tuple of feature maps or class tokens).
+        """
+        return self.backbone(inputs)
+
+    def forward(self, inputs, data_samples: Optional[list] = None, mode: str = 'tensor'):
+        """mmengine entry point.
+
+        Args:
+            inputs: The views (``mode='loss'``) or one batch of images (``mode='tensor'``).
+            data_samples: Per-image records.
+            mode: ``'loss'`` for training, ``'tensor'`` for backbone features.
+
+        Returns:
+            The loss dict, or the backbone's output.
+
+        Raises:
+            ValueError: For another mode.
+        """
+        if mode == 'loss':
+            return self.loss(inputs, data_samples)
+        if mode == 'tensor':
+            return self.extract_feat(inputs)
+        raise ValueError(f'{type(self).__name__} supports mode "loss" or "tensor", got {mode!r}')

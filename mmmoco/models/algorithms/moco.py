@@ -1,5 +1,5 @@
 """MoCo v1/v2: momentum contrast with a queue of negatives (He et al. 2020; Chen et al. 2020)."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -141,16 +141,6 @@ class MoCo(BaseMomentumModel):
                 state_dict[prefix + new] = state_dict.pop(prefix + old)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
-    def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Backbone features of a batch of normalised images (query encoder).
-
-        Args:
-            inputs: Images (N, 3, H, W).
-
-        Returns:
-            The backbone's tuple of feature maps.
-        """
-        return self.backbone(inputs)
 
     @torch.no_grad()
     def _keys(self, images: torch.Tensor) -> torch.Tensor:
@@ -190,21 +180,3 @@ class MoCo(BaseMomentumModel):
         loss, accuracy = self.head(torch.cat([positive, negatives], dim=1))
         self.queue.enqueue(keys)
         return dict(loss=loss, acc_top1=accuracy)
-
-    def forward(self, inputs, data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'):
-        """mmengine entry point.
-
-        Args:
-            inputs: Two views (``mode='loss'``) or one batch of images (``mode='tensor'``).
-            data_samples: Per-image records.
-            mode: ``'loss'`` for training, ``'tensor'`` for backbone features.
-
-        Returns:
-            The loss dict, or the backbone's tuple of feature maps.
-        """
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'tensor':
-            return self.extract_feat(inputs)
-        raise ValueError(f'MoCo supports mode "loss" or "tensor", got {mode!r}')

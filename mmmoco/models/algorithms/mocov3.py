@@ -74,16 +74,6 @@ class MoCoV3(BaseMomentumModel):
             'predictor.out_channels': self.predictor.out_channels})
         self.add_momentum_copies('backbone', 'neck')
 
-    def extract_feat(self, inputs: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Backbone features of a batch of normalised images (query encoder).
-
-        Args:
-            inputs: Images (N, 3, H, W).
-
-        Returns:
-            The backbone's output (a tuple of feature maps or class tokens).
-        """
-        return self.backbone(inputs)
 
     def _embed_query(self, images: torch.Tensor) -> torch.Tensor:
         """Query embeddings (not normalised) of a batch, with a graph."""
@@ -151,21 +141,3 @@ class MoCoV3(BaseMomentumModel):
         loss_12, acc_12 = self.contrastive_loss(q1, k2)
         loss_21, acc_21 = self.contrastive_loss(q2, k1)
         return dict(loss=loss_12 + loss_21, acc_top1=(acc_12 + acc_21) / 2)
-
-    def forward(self, inputs, data_samples: Optional[List[DataSample]] = None,
-                mode: str = 'tensor'):
-        """mmengine entry point.
-
-        Args:
-            inputs: Two views (``mode='loss'``) or one batch of images (``mode='tensor'``).
-            data_samples: Per-image records.
-            mode: ``'loss'`` for training, ``'tensor'`` for backbone features.
-
-        Returns:
-            The loss dict, or the backbone's output.
-        """
-        if mode == 'loss':
-            return self.loss(inputs, data_samples)
-        if mode == 'tensor':
-            return self.extract_feat(inputs)
-        raise ValueError(f'MoCoV3 supports mode "loss" or "tensor", got {mode!r}')
