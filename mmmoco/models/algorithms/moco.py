@@ -1,5 +1,5 @@
 """MoCo v1/v2: momentum contrast with a queue of negatives (He et al. 2020; Chen et al. 2020)."""
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -143,21 +143,23 @@ class MoCo(BaseMomentumModel):
 
 
     @torch.no_grad()
-    def _keys(self, images: torch.Tensor) -> torch.Tensor:
+    def _keys(self, images: torch.Tensor) -> Tuple[torch.Tensor, Optional[List[int]]]:
         """L2-normalised keys from the momentum encoder, with Shuffle BN if enabled.
 
         Args:
             images: Key view (N, 3, H, W).
 
         Returns:
-            Keys (N, D) in the order of ``images``.
+            Keys (N, D) in the order of ``images``, and every rank's batch size when Shuffle
+            BN gathered them (None otherwise).
         """
+        sizes = None
         if self.shuffle_bn:
             images, perm, sizes = shuffle_batch(images)
         keys = F.normalize(self.momentum_neck(self.momentum_backbone(images)), dim=1)
         if self.shuffle_bn:
             keys = unshuffle_batch(keys, perm, sizes)
-        return keys
+        return keys, sizes
 
     def loss(self, inputs: Sequence[torch.Tensor],
              data_samples: Optional[List[DataSample]] = None) -> Dict[str, torch.Tensor]:
@@ -174,9 +176,9 @@ class MoCo(BaseMomentumModel):
         if len(inputs) != 2:
             raise ValueError(f'MoCo needs exactly 2 views per image, got {len(inputs)}')
         query = F.normalize(self.neck(self.backbone(inputs[0])), dim=1)
-        keys = self._keys(inputs[1])
+        keys, sizes = self._keys(inputs[1])
         positive = (query * keys).sum(dim=1, keepdim=True)
         negatives = query @ self.queue.snapshot(query.dtype).t()
         loss, accuracy = self.head(torch.cat([positive, negatives], dim=1))
-        self.queue.enqueue(keys)
+        self.queue.enqueue(keys, sizes)
         return dict(loss=loss, acc_top1=accuracy)

@@ -1,5 +1,5 @@
 """MoCo v1/v2's queue of negative keys, a module of its own (the loss lives in the head)."""
-from typing import Optional
+from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -61,15 +61,17 @@ class KeyQueue(BaseModule):
         return self.keys.detach().clone().to(dtype)
 
     @torch.no_grad()
-    def enqueue(self, keys: torch.Tensor) -> None:
+    def enqueue(self, keys: torch.Tensor, sizes: Optional[List[int]] = None) -> None:
         """Write the keys of every rank into the queue, replacing the oldest.
 
         A global batch larger than the queue keeps its last ``queue_len`` keys.
 
         Args:
             keys: This rank's L2-normalised keys (n, feat_dim); ranks may hold different n.
+            sizes: Every rank's n when already known this step (Shuffle BN gathers them),
+                which saves a collective; gathered otherwise.
         """
-        keys, _ = all_gather_batches(keys.detach())
+        keys, _ = all_gather_batches(keys.detach(), sizes)
         keys = keys[-self.queue_len:].to(self.keys.dtype)
         ptr = self._host_ptr
         slots = (ptr + torch.arange(keys.shape[0], device=self.keys.device)) % self.queue_len
