@@ -5,8 +5,9 @@
 #     MMMOCO_DEMO_TRAIN_PER_CLASS train (300) and MMMOCO_DEMO_VAL_PER_CLASS test (200) images
 #     per class;
 #  3. evaluates the raw-pixel baseline (weighted kNN and the linear probe on the pixels);
-#  4. for each seed: pretrains MoCo with the 2-core recipe (online kNN every few epochs), then
-#     evaluates the backbone at random initialisation and after pretraining, same protocol;
+#  4. for each seed: pretrains MoCo with the 2-core recipe (online kNN every few epochs; a run
+#     that finds its checkpoints continues from them), then evaluates the backbone at random
+#     initialisation and after pretraining, same protocol;
 #  5. prints the table (mean ± std over seeds, gain over the best baseline) and writes the PNG
 #     of online kNN top-1 against epoch with the baselines.
 # Usage: bash tools/demo.sh [--seeds N] [extra tools/train.py args for the pretraining]
@@ -46,7 +47,9 @@ evaluate() {  # evaluate NAME CONFIG [CHECKPOINT] [extra --cfg-options]
 evaluate pixels configs/benchmarks/knn/raw-pixels_knn_fashionmnist.py ""
 for (( seed = 0; seed < seeds; seed++ )); do
   echo "[demo] MoCo pretraining, seed $seed"
-  $py tools/train.py "$pretrain_cfg" --work-dir "$work/pretrain_seed$seed" \
+  resume=()  # a second run continues (or just re-evaluates) the first instead of refusing
+  [ -f "$work/pretrain_seed$seed/last_checkpoint" ] && resume=(--resume)
+  $py tools/train.py "$pretrain_cfg" --work-dir "$work/pretrain_seed$seed" "${resume[@]}" \
     --cfg-options "train_dataloader.dataset.data_root=$data" \
     "custom_hooks.2.bank_dataloader.dataset.data_root=$data" \
     "custom_hooks.2.query_dataloader.dataset.data_root=$data" randomness.seed=$seed "$@"
