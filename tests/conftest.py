@@ -40,3 +40,29 @@ def free_port() -> int:
 
 
 os.environ.setdefault('OMP_NUM_THREADS', '2')
+
+
+def fashion_mnist_slice(folder: str, train_per_class: int, val_per_class: int) -> str:
+    """Write a slice of the real Fashion-MNIST as an ImageNet-style folder, or skip the test.
+
+    Args:
+        folder: Where to write it (created).
+        train_per_class: Train images per class (``meta/train.txt``).
+        val_per_class: Test-split images per class (``meta/val.txt``).
+
+    Returns:
+        ``folder``.
+    """
+    import subprocess
+    from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
+    try:
+        find_fashion_mnist()
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'dataset_converters',
+                                             'prepare_fashion_mnist.py'), folder,
+                    '--train-per-class', str(train_per_class),
+                    '--val-per-class', str(val_per_class)],
+                   cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT), check=True,
+                   capture_output=True, timeout=300)
+    return folder

@@ -1,7 +1,5 @@
 """kNN evaluation hook on real Fashion-MNIST images with a small MoCo model."""
 import random
-import subprocess
-import sys
 from types import SimpleNamespace
 from typing import List
 
@@ -10,11 +8,10 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from conftest import ROOT
+from conftest import fashion_mnist_slice
 from mmmoco.engine.hooks.knn_eval_hook import KNNEvalHook
 from mmmoco.evaluation import extract_features, knn_class_scores, topk_accuracy
 from mmmoco.registry import HOOKS, MODELS
-from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
 
 SCALARS = ('knn/top1_k20', 'knn/top5_k20', 'knn/top1_k200', 'knn/top5_k200')
 
@@ -26,15 +23,7 @@ def fashion_mnist(tmp_path_factory) -> str:
     Returns:
         The ImageNet-style dataset root.
     """
-    try:
-        find_fashion_mnist()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    root = str(tmp_path_factory.mktemp('fashion_mnist'))
-    subprocess.run([sys.executable, 'tools/dataset_converters/prepare_fashion_mnist.py', root,
-                    '--train-per-class', '4', '--val-per-class', '2'],
-                   cwd=ROOT, check=True, capture_output=True)
-    return root
+    return fashion_mnist_slice(str(tmp_path_factory.mktemp('fashion_mnist')), 4, 2)
 
 
 def loader_cfg(root: str, split: str) -> dict:

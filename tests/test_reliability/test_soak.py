@@ -6,22 +6,12 @@ import os
 import subprocess
 import sys
 
-import pytest
-
-from conftest import ROOT
+from conftest import ROOT, fashion_mnist_slice
 
 
 def test_soak_script_reports_rss_at_start_and_end(tmp_path):
-    from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
-    try:
-        find_fashion_mnist()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    data = str(tmp_path / 'fmnist')
-    subprocess.run([sys.executable, 'tools/dataset_converters/prepare_fashion_mnist.py', data,
-                    '--train-per-class', '4', '--val-per-class', '1'],
-                   cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    data = fashion_mnist_slice(str(tmp_path / 'fmnist'), 4, 1)
     out = str(tmp_path / 'soak.json')
     result = subprocess.run(
         [sys.executable, 'tools/analysis_tools/soak_test.py', data, '--iters', '6',

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT
+from conftest import fashion_mnist_slice as write_fashion_mnist_slice
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'dataset_converters'))
@@ -171,17 +172,7 @@ def test_tsne_subsample_and_errors(tmp_path):
 @pytest.fixture(scope='module')
 def fashion_mnist_slice(tmp_path_factory) -> str:
     """3 train and 2 val images per Fashion-MNIST class, as an ImageNet-style folder."""
-    from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
-    try:
-        find_fashion_mnist()
-    except FileNotFoundError as err:
-        pytest.skip(str(err))
-    root = str(tmp_path_factory.mktemp('fashion_mnist'))
-    subprocess.run([sys.executable, osp.join(ROOT, 'tools', 'dataset_converters',
-                                             'prepare_fashion_mnist.py'), root,
-                    '--train-per-class', '3', '--val-per-class', '2'],
-                   check=True, cwd=ROOT, capture_output=True)
-    return root
+    return write_fashion_mnist_slice(str(tmp_path_factory.mktemp('fashion_mnist')), 3, 2)
 
 
 def meta_labels(root: str, split: str) -> np.ndarray:

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, fashion_mnist_slice
 
 CONFIG = osp.join('configs', 'benchmarks', 'knn', 'resnet18w16-small_knn_fashionmnist.py')
 
@@ -26,15 +26,7 @@ def run(cmd, check: bool = True) -> subprocess.CompletedProcess:
 @pytest.fixture(scope='module')
 def fashion_mnist(tmp_path_factory) -> str:
     """Fashion-MNIST slices: 4 train (bank) and 2 val (query) images per class."""
-    from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
-    try:
-        find_fashion_mnist()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    root = str(tmp_path_factory.mktemp('fashion_mnist'))
-    run([sys.executable, 'tools/dataset_converters/prepare_fashion_mnist.py', root,
-         '--train-per-class', '4', '--val-per-class', '2'])
-    return root
+    return fashion_mnist_slice(str(tmp_path_factory.mktemp('fashion_mnist')), 4, 2)
 
 
 def knn_command(data_root: str, work_dir: str, *extra: str) -> list:

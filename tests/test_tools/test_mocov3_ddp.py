@@ -11,7 +11,7 @@ from typing import List, Optional
 import pytest
 import torch
 
-from conftest import ROOT, free_port
+from conftest import ROOT, fashion_mnist_slice, free_port
 from mmmoco.utils import load_checkpoint_file
 
 VIT_CONFIG = osp.join(ROOT, 'configs', 'mocov3_vit-s16_16xb256-amp-coslr-300e_in1k.py')
@@ -108,14 +108,7 @@ def test_vit_checkpoint_of_the_ddp_run_exports_to_timm(vit_ddp_run, tmp_path):
 
 def test_mocov3_demo_recipe_trains_on_real_fashion_mnist(tmp_path):
     """The 2-core v3 recipe for 5 iterations on a slice of the real Fashion-MNIST."""
-    from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
-    try:
-        find_fashion_mnist()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    data = str(tmp_path / 'fmnist')
-    run([sys.executable, 'tools/dataset_converters/prepare_fashion_mnist.py', data,
-         '--train-per-class', '8', '--val-per-class', '1'])
+    data = fashion_mnist_slice(str(tmp_path / 'fmnist'), 8, 1)
     out = run([sys.executable, 'tools/train.py', DEMO_CONFIG, '--work-dir',
                str(tmp_path / 'work'), '--cfg-options',
                f'train_dataloader.dataset.data_root={data}', 'train_dataloader.batch_size=16',

@@ -9,7 +9,7 @@ import sys
 import pytest
 from mmengine.config import Config
 
-from conftest import ROOT
+from conftest import ROOT, fashion_mnist_slice
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis_tools'))
 import analyze_logs  # noqa: E402
@@ -31,15 +31,7 @@ def run(cmd) -> str:
 @pytest.fixture(scope='module')
 def fashion_mnist(tmp_path_factory) -> str:
     """Fashion-MNIST slices (5 train / 3 val images per class) as an ImageNet-style folder."""
-    from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
-    try:
-        find_fashion_mnist()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    root = str(tmp_path_factory.mktemp('fashion_mnist'))
-    run([sys.executable, 'tools/dataset_converters/prepare_fashion_mnist.py', root,
-         '--train-per-class', '5', '--val-per-class', '3'])
-    return root
+    return fashion_mnist_slice(str(tmp_path_factory.mktemp('fashion_mnist')), 5, 3)
 
 
 @pytest.fixture(scope='module')

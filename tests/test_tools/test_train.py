@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, fashion_mnist_slice
 from mmmoco.utils import load_checkpoint_file
 
 CONFIG = osp.join(ROOT, 'configs', 'mocov2_r50_8xb32.py')
@@ -93,14 +93,7 @@ def test_dist_train_two_gloo_processes_share_the_queue(sample_imagenet, tmp_path
 
 def test_small_data_recipe_trains_on_real_fashion_mnist(tmp_path):
     """The 2-core recipe on a slice of the real Fashion-MNIST (Debian package files)."""
-    from mmmoco.datasets.sources.fashion_mnist import find_fashion_mnist
-    try:
-        find_fashion_mnist()
-    except FileNotFoundError as error:
-        pytest.skip(str(error))
-    data = str(tmp_path / 'fmnist')
-    run([sys.executable, 'tools/dataset_converters/prepare_fashion_mnist.py', data,
-         '--train-per-class', '8', '--val-per-class', '1'])
+    data = fashion_mnist_slice(str(tmp_path / 'fmnist'), 8, 1)
     config = osp.join(ROOT, 'configs', 'mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py')
     run([sys.executable, 'tools/train.py', config, '--work-dir', str(tmp_path / 'work'),
          '--cfg-options', f'train_dataloader.dataset.data_root={data}',
