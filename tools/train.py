@@ -2,6 +2,7 @@
 """Train a model from an mmmoco config (single process, or one process per device)."""
 import argparse
 
+import torch.distributed as dist
 from mmengine.config import Config
 
 from mmmoco.apis import register_all_modules
@@ -56,6 +57,12 @@ def main() -> None:
     cfg.setdefault('runner_type', 'MoCoRunner')
     runner = RUNNERS.build(cfg)
     runner.train()
+    if dist.is_available() and dist.is_initialized():
+        # leave the process group before exit: a gloo group torn down by the interpreter's exit
+        # can abort a rank after the run has finished ("terminate called without an active
+        # exception"), turning a complete run into a failed one
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == '__main__':
