@@ -7,6 +7,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from mmmoco.registry import DATASETS
+from .sample_seeds import SeededIndex, seeded_generators
 from .transforms import ImageDecodeError, build_transforms
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
@@ -93,6 +94,11 @@ class _ImageFileDataset(BaseDataset):
     The replacement depends only on the files, so it is the same in every epoch, on every
     worker and after a resume: training stays deterministic and resume stays exact.
 
+    An index may come as a :class:`~mmmoco.datasets.sample_seeds.SeededIndex` (the train
+    loop's :class:`~mmmoco.datasets.sample_seeds.SampleSeedSampler` hands those out): the
+    pipeline then draws from generators seeded by the item's seed, so the augmentation does not
+    depend on the data loader worker.
+
     Args:
         data_prefix: The image folder relative to ``data_root``, as a str or
             ``dict(img_path=...)``.
@@ -103,6 +109,9 @@ class _ImageFileDataset(BaseDataset):
         **kwargs: Further :class:`mmengine.dataset.BaseDataset` arguments (``data_root``,
             ``ann_file``, ``lazy_init``, ``serialize_data``, ...).
     """
+
+    #: ``__getitem__`` takes :class:`SeededIndex` items (see :class:`SampleSeedSampler`)
+    accepts_seeded_indices = True
 
     def __init__(self, data_prefix: Union[str, dict] = '',
                  pipeline: Sequence[Union[dict, Callable]] = (),
@@ -151,12 +160,13 @@ class _ImageFileDataset(BaseDataset):
         raise RuntimeError(f'{type(self).__name__}: none of the {len(self)} images in '
                            f'{self.img_dir!r} can be read (skip_unreadable=True)')
 
-    def __getitem__(self, idx: int) -> dict:
+    def __getitem__(self, idx: Union[int, SeededIndex]) -> dict:
         """Load and transform one sample; an unreadable image raises (or, with
         ``skip_unreadable``, is replaced by the next readable sample), other errors propagate.
 
         Args:
-            idx: The sample index.
+            idx: The sample index, or a :class:`SeededIndex` whose seed seeds ``np.random``
+                and ``random`` for the pipeline.
 
         Returns:
             The output of the pipeline.
@@ -164,6 +174,13 @@ class _ImageFileDataset(BaseDataset):
         Raises:
             ImageDecodeError: The image is unreadable (without ``skip_unreadable``).
         """
+        if isinstance(idx, SeededIndex):
+            with seeded_generators(idx.seed):
+                return self._load(idx.index)
+        return self._load(idx)
+
+    def _load(self, idx: int) -> dict:
+        """Load and transform sample ``idx`` with the current generators."""
         self.full_init()
         data = self._prepare_readable(idx) if self.skip_unreadable else self.prepare_data(idx)
         if data is None:

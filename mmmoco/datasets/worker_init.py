@@ -18,6 +18,10 @@ def worker_init_from_torch_seed(worker_id: int) -> None:
     ``RANK`` is mixed in, so ranks whose torch generators agree still augment differently.
     Use it as ``worker_init_fn=dict(type='mmmoco.worker_init_from_torch_seed')``.
 
+    In training, mmmoco's datasets re-seed the generators for every sample from a seed the
+    sampler gives (:mod:`mmmoco.datasets.sample_seeds`); this seeding then only matters for
+    the other loaders (evaluation) and for datasets that take plain indices only.
+
     Args:
         worker_id: The worker index (already part of torch's per-worker seed).
     """

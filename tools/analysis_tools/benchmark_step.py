@@ -45,6 +45,7 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from mmmoco.apis import register_all_modules
+from mmmoco.apis.transfer import drop_persistent_workers
 from mmmoco.models.utils import SplitBatchNorm2d
 from mmmoco.registry import HOOKS, MODELS
 
@@ -168,6 +169,7 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    drop_persistent_workers(cfg)  # torch refuses persistent workers with num_workers=0
     if args.batch_size:
         cfg.train_dataloader.batch_size = args.batch_size
     if args.input_size:

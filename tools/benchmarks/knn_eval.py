@@ -22,6 +22,7 @@ from mmmoco.evaluation import extract_features, knn_class_scores, topk_accuracy
 from mmmoco.evaluation.frozen_backbone import build_frozen_backbone, config_seed
 from mmmoco.evaluation.linear_probe import linear_probe
 from mmmoco.apis import register_all_modules
+from mmmoco.apis.transfer import drop_persistent_workers
 from mmmoco.utils.distributed import get_rank
 
 #: Name of the results file in the work dir.
@@ -83,6 +84,7 @@ def main() -> None:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    drop_persistent_workers(cfg)  # torch refuses persistent workers with num_workers=0
     if args.launcher == 'pytorch' and not dist.is_initialized():
         dist.init_process_group('nccl' if torch.cuda.is_available() else 'gloo')
         if torch.cuda.is_available():

@@ -21,9 +21,10 @@ train_pipeline = [
 train_dataloader = dict(
     batch_size=32,
     num_workers=8,
-    # Workers are re-created each epoch and seeded from the main process's torch generator,
-    # which checkpoints store: augmentation differs every epoch and resume is exact.
-    persistent_workers=False,
+    # Workers live for the whole run (no start-up cost per epoch). Each sample is augmented
+    # from its own seed (run seed, epoch, rank, position: mmmoco.SampleSeedSampler, added by
+    # the train loop), so the views do not depend on the worker and resume stays exact.
+    persistent_workers=True,
     pin_memory=True,
     drop_last=True,
     worker_init_fn=dict(type='mmmoco.worker_init_from_torch_seed'),

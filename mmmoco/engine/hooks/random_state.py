@@ -71,7 +71,9 @@ class RandomStateHook(Hook):
     data loader iterator was created) is stored when the train loop provides it
     (``runner.train_loop.epoch_start_random_state``), and handed back to the loop on resume
     (``resumed_epoch_start_state``), so that a mid-epoch (iteration) checkpoint can replay the
-    epoch's data stream up to where it stopped.
+    epoch's data stream up to where it stopped. The loop provides it only for datasets that
+    take plain indices: with per-sample seeds (:class:`~mmmoco.datasets.SampleSeedSampler`)
+    the augmentations follow from the sampler's seed, which is stored here as well.
     """
 
     priority = 'LOWEST'

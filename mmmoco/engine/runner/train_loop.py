@@ -1,10 +1,13 @@
 """Epoch-based training loop that resumes exactly mid-epoch and stops on non-finite values."""
 import logging
-from typing import Iterator, Optional, Sequence, Tuple
+from typing import Iterator, Optional, Sequence, Tuple, Union
 
+import torch
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
+from torch.utils.data import DataLoader
 
+from mmmoco.datasets.sample_seeds import with_sample_seeds
 from mmmoco.engine.hooks.random_state import capture_random_state, restore_random_state
 from mmmoco.registry import LOOPS
 from .finite import check_finite_outputs, check_finite_parameters
@@ -14,20 +17,30 @@ from .finite import check_finite_outputs, check_finite_parameters
 class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
     """mmengine's EpochBasedTrainLoop with exact mid-epoch resume and non-finite guards.
 
+    - **Per-sample augmentation seeds.** A train dataloader config's sampler is wrapped in
+      :class:`~mmmoco.datasets.SampleSeedSampler`, so mmmoco's datasets augment each sample
+      from a seed of (run seed, epoch, rank, position): the augmentation does not depend on
+      the data loader workers, which may then be persistent (``persistent_workers=True``).
+      Creating the data iterator leaves the main process's random state as it was (a pool of
+      persistent workers is created once per process, i.e. again after a resume).
     - **Mid-epoch resume.** Resuming from an iteration checkpoint (``CheckpointHook`` with
       ``by_epoch=False``) continues the interrupted epoch after the batches it had already
       trained on, instead of replaying the whole epoch. The sampler order is the same (same
-      seed and epoch); to keep the augmentation stream the same as well, the random state at
-      the start of the epoch (stored in the checkpoint by ``RandomStateHook``) is restored, a
-      data loader iterator is created and the consumed batches are loaded and discarded (data
-      only: no forward pass), then the checkpoint's own random state is put back. The cost is
-      loading up to one epoch of data once.
+      seed and epoch) and with per-sample seeds so are the augmentations: the sampler starts
+      after the consumed samples, which are not loaded. A dataset that takes plain indices only
+      cannot be seeded per sample: then the random state at the start of the epoch (stored in
+      the checkpoint by ``RandomStateHook``) is restored, a data loader iterator is created
+      and the consumed batches are loaded and discarded, then the checkpoint's own random
+      state is put back (exact with non-persistent workers; a warning says that persistent
+      workers are not).
     - **Non-finite values.** Every iteration, each value the model reports (the losses) must
       be finite, and every ``finite_check_interval`` iterations (and before every checkpoint,
       see :class:`~mmmoco.engine.runner.MoCoRunner`) so must every parameter and buffer;
       otherwise training stops with :class:`NonFiniteError` naming the iteration, before a
       checkpoint of the broken weights is written or an older one rotated out.
 
+    ``persistent_workers=True`` is dropped from a dataloader config with ``num_workers=0``
+    (which torch refuses), and a pool of persistent workers is shut down when training ends.
     The :class:`~mmmoco.engine.runner.MoCoRunner` uses this loop in place of mmengine's
     ``EpochBasedTrainLoop`` (also when a config names that one).
 
@@ -42,33 +55,63 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
             (0 disables the periodic check; the check before each checkpoint stays).
     """
 
-    def __init__(self, runner, dataloader, max_epochs: int, val_begin: int = 1,
-                 val_interval: int = 1, dynamic_intervals: Optional[Sequence] = None,
+    def __init__(self, runner, dataloader: Union[DataLoader, dict], max_epochs: int,
+                 val_begin: int = 1, val_interval: int = 1,
+                 dynamic_intervals: Optional[Sequence] = None,
                  finite_check_interval: int = 100) -> None:
+        if isinstance(dataloader, dict):
+            dataloader = with_sample_seeds(dataloader)
+            if dataloader.get('persistent_workers') and not dataloader.get('num_workers'):
+                # torch refuses persistent workers without workers (num_workers=0 for a debug
+                # run of a config that has persistent_workers=True)
+                dataloader = {**dataloader, 'persistent_workers': False}
         super().__init__(runner, dataloader, max_epochs, val_begin, val_interval,
                          dynamic_intervals)
         if not isinstance(finite_check_interval, int) or finite_check_interval < 0:
             raise ValueError('train_cfg.finite_check_interval must be an int >= 0, got '
                              f'{finite_check_interval!r}')
         self.finite_check_interval = finite_check_interval
-        #: random state when the current epoch's data iterator was created (saved in checkpoints)
+        #: whether the sampler hands out per-sample seeds that the dataset uses
+        self.seeded = getattr(self.dataloader.sampler, 'seeded', False)
+        #: without per-sample seeds: the random state when the current epoch's data iterator
+        #: was created (saved in checkpoints)
         self.epoch_start_random_state: Optional[dict] = None
         #: that state as read from a resumed checkpoint (set by RandomStateHook)
         self.resumed_epoch_start_state: Optional[dict] = None
-        if self.dataloader.num_workers > 0 and getattr(self.dataloader, 'persistent_workers',
-                                                       False):
-            print_log('train_dataloader.persistent_workers=True: the workers keep their random '
-                      'generators across epochs, so a resumed run augments differently from '
-                      'the uninterrupted one; set persistent_workers=False for exact resume',
-                      logger='current', level=logging.WARNING)
+        if (not self.seeded and self.dataloader.num_workers > 0
+                and getattr(self.dataloader, 'persistent_workers', False)):
+            print_log('train_dataloader.persistent_workers=True, but the samples are not '
+                      f'seeded one by one ({type(self.dataloader.dataset).__name__} has no '
+                      'accepts_seeded_indices, or the config has a built sampler or a '
+                      'batch_sampler): the workers keep their random generators across '
+                      'epochs, so a resumed run augments differently from the uninterrupted '
+                      'one; set persistent_workers=False for exact resume', logger='current',
+                      level=logging.WARNING)
+
+    def run(self) -> torch.nn.Module:
+        """Train, then shut down the persistent data loader workers (also on an error).
+
+        Returns:
+            The model (mmengine's loop returns it).
+        """
+        try:
+            return super().run()
+        finally:
+            # the runner and this loop form reference cycles: left to the cyclic garbage
+            # collector, the pool's queues are closed before its shutdown signal is sent, and
+            # each worker is joined only after a 5 s timeout
+            if getattr(self.dataloader, '_iterator', None) is not None:
+                self.dataloader._iterator = None
 
     def run_epoch(self) -> None:
         """Iterate one epoch, or what is left of it after a mid-epoch resume."""
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
         consumed = self._iter - self._epoch * len(self.dataloader)
-        if consumed > 0:
-            batches = self._continue_epoch(consumed)
+        if self.seeded:
+            batches = self._seeded_batches(consumed)
+        elif consumed > 0:
+            batches = self._replay_epoch(consumed)
         else:
             self.epoch_start_random_state = capture_random_state()
             batches = enumerate(self.dataloader)
@@ -77,8 +120,32 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
 
-    def _continue_epoch(self, consumed: int) -> Iterator[Tuple[int, Sequence[dict]]]:
-        """Position a fresh data iterator after the ``consumed`` batches of this epoch.
+    def _seeded_batches(self, consumed: int) -> Iterator[Tuple[int, Sequence[dict]]]:
+        """The batches of this epoch after the ``consumed`` ones, with per-sample seeds.
+
+        Args:
+            consumed: Batches of the current epoch trained on before a resumed checkpoint
+                (0 at the start of an epoch).
+
+        Returns:
+            ``(batch index, batch)`` pairs of the rest of the epoch.
+        """
+        if consumed >= len(self.dataloader):
+            return iter(())
+        self.dataloader.sampler.set_epoch(self._epoch,
+                                          start=consumed * self.dataloader.batch_size)
+        state = capture_random_state()
+        iterator = iter(self.dataloader)  # draws a worker base seed, unused with sample seeds
+        restore_random_state(state)
+        if consumed:
+            print_log(f'resumed in the middle of epoch {self._epoch + 1}: skipped the '
+                      f'{consumed} batches already trained on (in the sampler, not loaded)',
+                      logger='current')
+        return enumerate(iterator, start=consumed)
+
+    def _replay_epoch(self, consumed: int) -> Iterator[Tuple[int, Sequence[dict]]]:
+        """Position a fresh data iterator after the ``consumed`` batches of this epoch by
+        loading and discarding them (datasets without per-sample seeds).
 
         Args:
             consumed: Batches of the current epoch trained on before the checkpoint.

@@ -89,6 +89,9 @@ class ResNet(BaseModule):
             each block starts as its shortcut.
         small_stem: Stem for 28-64 px images: ``conv1`` is a 3x3 convolution with stride 1 and
             there is no max-pooling. The state dict keys stay the same.
+        small_stem_stride: Stride of the small stem's ``conv1`` (1 or 2). 2 halves the
+            resolution of every stage (a quarter of the cost), which pays for a twice wider
+            network at the cost of the plain small stem. Only with ``small_stem=True``.
         base_channels: Width of the stem and of ``layer1``; stage ``i`` has
             ``base_channels * 2**i`` planes. 64 is the standard ResNet (and the only width
             whose weights load into torchvision); smaller values make a cheaper network for
@@ -100,8 +103,8 @@ class ResNet(BaseModule):
         out_channels: Channel count of each returned stage, in ``out_indices`` order.
 
     Raises:
-        ValueError: If ``depth``, ``out_indices``, ``frozen_stages`` or ``base_channels`` is
-            not supported.
+        ValueError: If ``depth``, ``out_indices``, ``frozen_stages``, ``small_stem_stride`` or
+            ``base_channels`` is not supported.
     """
 
     def __init__(self,
@@ -113,6 +116,7 @@ class ResNet(BaseModule):
                  norm_eval: bool = False,
                  zero_init_residual: bool = False,
                  small_stem: bool = False,
+                 small_stem_stride: int = 1,
                  base_channels: int = STANDARD_BASE_CHANNELS,
                  init_cfg: Optional[Union[Dict, List[Dict]]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -127,6 +131,11 @@ class ResNet(BaseModule):
         if frozen_stages not in range(-1, NUM_STAGES + 1):
             raise ValueError(f'ResNet frozen_stages must be in -1..{NUM_STAGES}, '
                              f'got {frozen_stages}')
+        if small_stem_stride not in (1, 2) or isinstance(small_stem_stride, bool):
+            raise ValueError(f'ResNet small_stem_stride must be 1 or 2, got {small_stem_stride!r}')
+        if small_stem_stride != 1 and not small_stem:
+            raise ValueError('ResNet small_stem_stride applies to the small stem only: set '
+                             'small_stem=True or leave small_stem_stride at 1')
         if not isinstance(base_channels, int) or base_channels < 1:
             raise ValueError(f'ResNet base_channels must be a positive int, got {base_channels!r}')
         self.depth = depth
@@ -136,6 +145,7 @@ class ResNet(BaseModule):
         self.norm_eval = norm_eval
         self.zero_init_residual = zero_init_residual
         self.small_stem = small_stem
+        self.small_stem_stride = small_stem_stride
 
         norm_layer = partial(build_norm_layer, norm_cfg or dict(type='BN', requires_grad=True))
         self._build_stem(in_channels, norm_layer)
@@ -163,8 +173,8 @@ class ResNet(BaseModule):
             norm_layer: Builds a normalisation layer from a channel count.
         """
         if self.small_stem:
-            self.conv1 = nn.Conv2d(in_channels, self.base_channels, 3, stride=1, padding=1,
-                                   bias=False)
+            self.conv1 = nn.Conv2d(in_channels, self.base_channels, 3,
+                                   stride=self.small_stem_stride, padding=1, bias=False)
             self.maxpool = nn.Identity()
         else:
             self.conv1 = nn.Conv2d(in_channels, self.base_channels, 7, stride=2, padding=3,

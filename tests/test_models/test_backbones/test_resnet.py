@@ -65,6 +65,14 @@ def test_multi_stage_shapes(small_stem: bool, strides) -> None:
         [(2, c, 64 // s, 64 // s) for c, s in zip(channels, strides)]
 
 
+def test_small_stem_stride_two_halves_every_stage() -> None:
+    model = ResNet(18, out_indices=(0, 3), small_stem=True, small_stem_stride=2,
+                   base_channels=32)
+    outputs = model(torch.randn(2, 3, 28, 28))
+    assert [tuple(out.shape) for out in outputs] == [(2, 32, 14, 14), (2, 256, 2, 2)]
+    assert set(model.state_dict()) == set(ResNet(18).state_dict())
+
+
 def test_small_stem_keeps_keys() -> None:
     model = ResNet(18, small_stem=True)
     assert model.state_dict()['conv1.weight'].shape == (64, 3, 3, 3)
@@ -198,6 +206,8 @@ def test_norm_requires_grad_false() -> None:
     (dict(depth=18, frozen_stages=-2), 'frozen_stages'),
     (dict(depth=18, base_channels=0), 'base_channels'),
     (dict(depth=18, base_channels=8.5), 'base_channels'),
+    (dict(depth=18, small_stem=True, small_stem_stride=3), 'small_stem_stride'),
+    (dict(depth=18, small_stem_stride=2), 'small_stem=True'),
 ])
 def test_bad_config(kwargs, message: str) -> None:
     with pytest.raises(ValueError, match=message):
