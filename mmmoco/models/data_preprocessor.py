@@ -191,8 +191,11 @@ class SelfSupDataPreprocessor(BaseDataPreprocessor):
         for index, view in enumerate(views):
             images = self._to_device(view)
             if generator is not None:
-                for batch_augment in self._augments_of_view(index, len(views)):
-                    images = batch_augment(images, generator)
+                # in float32 also inside the AMP context of train_step: the augmentations are
+                # specified and tested in float32, and mix float32 and autocast results
+                with torch.autocast(images.device.type, enabled=False):
+                    for batch_augment in self._augments_of_view(index, len(views)):
+                        images = batch_augment(images, generator)
             outputs.append(((images - self.mean) / self.std).contiguous(
                 memory_format=self.memory_format))
         return dict(inputs=outputs if multi_view else outputs[0],

@@ -250,3 +250,15 @@ def test_runner_resume_with_batch_augments_is_bit_identical(tiny_images, tmp_pat
     build_runner(config(tmp_path / 'resumed', resume=True,
                         load_from=str(tmp_path / 'full' / 'iter_6.pth'))).train()
     assert_same_state(full, model_state(str(tmp_path / 'resumed' / 'iter_9.pth')))
+
+
+def test_augments_run_in_float32_inside_the_amp_context():
+    # train_step runs the data preprocessor inside the AMP optim context (bf16 autocast on
+    # CPU); the augmentations must give exactly their float32 result there
+    views = _views(2, count=1)[0]
+    expected = SelfSupDataPreprocessor(batch_augments=MOCOV2_AUGMENTS, seed=5)(
+        dict(inputs=views), True)['inputs']
+    pre = SelfSupDataPreprocessor(batch_augments=MOCOV2_AUGMENTS, seed=5)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        got = pre(dict(inputs=views), True)['inputs']
+    assert all(g.dtype == torch.float32 and torch.equal(g, e) for g, e in zip(got, expected))
