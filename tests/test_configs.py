@@ -100,7 +100,8 @@ def test_mocov2_recipe():
 
 
 @pytest.mark.parametrize('name', ['mocov1_r50_8xb32.py', 'mocov2_r50_8xb32.py',
-                                  'mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py'])
+                                  'mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py',
+                                  'mocov2_r18w16-small_2xb64-amp-coslr-150e_fashionmnist.py'])
 def test_every_part_builds_from_the_config(name, sample_imagenet):
     cfg = _cfg(name)
     model = MODELS.build(cfg.model)
@@ -288,3 +289,34 @@ def test_vit_knn_config_reads_the_class_token():
                                                                num_heads=2), img_size=32))
     (features, ) = backbone(torch.randn(2, 3, 32, 32))
     assert features.shape == (2, 32)
+
+
+DEMO = 'mocov2_r18w16-small_2xb64-amp-coslr-150e_fashionmnist.py'
+
+
+def test_demo_recipe_is_the_fashion_recipe_with_the_fast_path():
+    base = _cfg('mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py')
+    batchaug = _cfg('mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist_batchaug.py')
+    cfg = _cfg(DEMO)
+    for key in ('backbone', 'neck', 'queue', 'head'):
+        assert cfg.model[key] == base.model[key]
+    assert cfg.optim_wrapper.optimizer == base.optim_wrapper.optimizer
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    assert cfg.model.data_preprocessor == dict(batchaug.model.data_preprocessor,
+                                               channels_last=True)
+    # 2 processes x 64 = the 128 images lr 0.06 is set for
+    assert cfg.train_dataloader.batch_size * 2 == cfg.auto_scale_lr.base_batch_size == 128
+    assert cfg.train_dataloader.persistent_workers
+    views = cfg.train_dataloader.dataset.pipeline[1].transforms
+    assert [t.type for t in views] == ['RandomResizedCrop', 'RandomFlip']
+    assert views[0].scale == (0.8, 1.0) and views[0].size == 28
+    epochs = cfg.train_cfg.max_epochs
+    assert cfg.param_scheduler[0].T_max == cfg.param_scheduler[0].end == epochs == 150
+    assert cfg.custom_hooks[:2] == [dict(type='MomentumUpdateHook', momentum=0.99),
+                                    dict(type='RandomStateHook')]
+    monitor = cfg.custom_hooks[2]
+    assert monitor.type == 'KNNEvalHook' and monitor.interval == 25
+    for loader, split in ((monitor.bank_dataloader, 'train'), (monitor.query_dataloader, 'val')):
+        assert loader.dataset.ann_file == f'meta/{split}.txt'
+    with open(osp.join(ROOT, 'tools', 'demo.sh')) as script:
+        assert f'configs/{DEMO}' in script.read()
