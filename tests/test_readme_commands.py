@@ -86,7 +86,7 @@ class Rule(NamedTuple):
 RULES = [
     Rule(r'bash tools/demo\.sh', skip='the newcomer command itself (about 25 minutes)'),
     Rule(r'bash tools/run_tests\.sh', skip='the newcomer command that runs this test'),
-    Rule(r'MMMOCO_DEMO_CONFIG=\S+ MMMOCO_DEMO_WORK_DIR=\S+ bash tools/demo\.sh',
+    Rule(r'MMMOCO_DEMO_CONFIG=\S+ MMMOCO_DEMO_WORK_DIR=\S+ MMMOCO_DEMO_PROCS=1 bash tools/demo\.sh',
          skip='the v3 demo (25 minutes); tests/test_tools/test_mocov3_ddp.py trains its recipe '
               'on real Fashion-MNIST'),
     # ImageNet pretraining: DDP with two gloo processes, then resume, AMP (bf16 on CPU)
