@@ -30,6 +30,7 @@ from torch import nn
 from mmmoco.engine.runner import MoCoRunner
 from mmmoco.evaluation.pretrained import backbone_state_dict
 from mmmoco.utils.checkpoint import allow_mmengine_checkpoints, load_checkpoint_file
+from mmmoco.utils.dataloader import without_idle_persistent_workers
 from mmmoco.apis.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
 
 #: The wrapper script of each supported default scope, for messages and work dirs.
@@ -95,7 +96,7 @@ DATALOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def drop_persistent_workers(cfg: Config) -> List[str]:
-    """Turn off ``persistent_workers`` in every dataloader that has ``num_workers=0``.
+    """Turn off ``persistent_workers`` in every dataloader that starts no workers.
 
     The libraries' configs set ``persistent_workers=True``; PyTorch refuses it without worker
     processes, so a CPU run with ``num_workers=0`` would otherwise need both overrides.
@@ -109,10 +110,11 @@ def drop_persistent_workers(cfg: Config) -> List[str]:
     changed = []
     for name in DATALOADERS:
         loader = cfg.get(name)
-        if (isinstance(loader, dict) and loader.get('num_workers', 1) == 0
-                and loader.get('persistent_workers')):
-            loader['persistent_workers'] = False
-            changed.append(name)
+        if isinstance(loader, dict):
+            fixed = without_idle_persistent_workers(loader)
+            if fixed is not loader:
+                cfg[name] = fixed
+                changed.append(name)
     return changed
 
 

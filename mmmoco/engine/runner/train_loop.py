@@ -10,6 +10,7 @@ from torch.utils.data import DataLoader
 from mmmoco.datasets.sample_seeds import with_sample_seeds
 from mmmoco.engine.hooks.random_state import capture_random_state, restore_random_state
 from mmmoco.registry import LOOPS
+from mmmoco.utils import without_idle_persistent_workers
 from .finite import check_finite_outputs, check_finite_parameters
 
 
@@ -60,11 +61,7 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
                  dynamic_intervals: Optional[Sequence] = None,
                  finite_check_interval: int = 100) -> None:
         if isinstance(dataloader, dict):
-            dataloader = with_sample_seeds(dataloader)
-            if dataloader.get('persistent_workers') and not dataloader.get('num_workers'):
-                # torch refuses persistent workers without workers (num_workers=0 for a debug
-                # run of a config that has persistent_workers=True)
-                dataloader = {**dataloader, 'persistent_workers': False}
+            dataloader = without_idle_persistent_workers(with_sample_seeds(dataloader))
         super().__init__(runner, dataloader, max_epochs, val_begin, val_interval,
                          dynamic_intervals)
         if not isinstance(finite_check_interval, int) or finite_check_interval < 0:
