@@ -170,7 +170,7 @@ def test_hyper_parameters_are_checked_at_build_time():
         MODELS.build(v3_cfg(chunk_size='abc'))
     with pytest.raises(ValueError, match='chunk_size'):
         MODELS.build(v3_cfg(chunk_size=0))
-    with pytest.raises(ValueError, match='exactly 2 views'):
+    with pytest.raises(ValueError, match='at least 2 views'):
         build_v3().loss(_views(2, seed=0)[:1])
 
 
@@ -198,14 +198,16 @@ def test_train_step_with_optim_wrapper_and_lars():
 @pytest.mark.parametrize('chunk_size', [None, 3])
 def test_train_step_with_bf16_amp_optim_wrapper(chunk_size):
     model = build_v3(chunk_size=chunk_size)
-    dtypes = []
-    model.predictor.register_forward_hook(lambda m, i, out: dtypes.append(out.dtype))
+    dtypes, head_dtypes = [], []
+    model.backbone.register_forward_hook(lambda m, i, out: dtypes.append(out[-1].dtype))
+    model.predictor.register_forward_hook(lambda m, i, out: head_dtypes.append(out.dtype))
     wrapper = AmpOptimWrapper(optimizer=torch.optim.SGD(model.parameters(), lr=0.1))
     assert wrapper.cast_dtype == torch.bfloat16
     online = _parameters(model.predictor)
     log_vars = model.train_step(_uint8_batch(6, seed=6), wrapper)
     assert torch.isfinite(log_vars['loss']) and log_vars['loss'].dtype == torch.float32
-    assert dtypes and set(dtypes) == {torch.bfloat16}  # the queries ran under autocast
+    assert dtypes and set(dtypes) == {torch.bfloat16}  # the backbone ran under autocast
+    assert set(head_dtypes) == {torch.float32}  # the heads and the logits in float32
     # chunked: 2 views x 2 chunks, each embedded twice (no graph, then with a graph)
     assert len(dtypes) == (2 if chunk_size is None else 8)
     assert all(torch.isfinite(p).all() for p in model.parameters())

@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
 
-from mmmoco.models.utils import (check_embedding_dims, check_positive_int, convert_to_split_bn,
-                                 sync_bn_modules)
+from mmmoco.models.utils import (autocast_off, check_embedding_dims, check_positive_int,
+                                 convert_to_split_bn, float32_head, sync_bn_modules)
+from mmmoco.models.utils.multi_crop import check_views, embed_by_resolution, view_pairs
 from mmmoco.registry import MODELS
 from mmmoco.structures import DataSample
 from mmmoco.utils.distributed import is_distributed, shuffle_batch, unshuffle_batch
@@ -78,6 +79,19 @@ class MoCo(BaseMomentumModel):
     under DDP would make its statistics global again and undo Shuffle BN, so that combination
     is refused.
 
+    Precision: the backbones run in the autocast dtype of the step (bf16/fp16 under AMP); the
+    neck, the L2 normalisation and the similarities run in float32 with autocast off
+    (:func:`~mmmoco.models.utils.float32_head`), as the float32 reference does.
+
+    Symmetric loss (``symmetric=True``, off by default as in the papers): both views are
+    queries, ``loss = ctr(q1, k2) + ctr(q2, k1)``, and the keys of both views enter the queue
+    (facebookresearch/moco's CIFAR-10 demo option; roughly the signal of twice the epochs at
+    twice the cost of a step). Multi-crop (views beyond the first two, small crops of
+    ``MultiView``) needs it: every small view is a query scored against both global keys and
+    the queue; small views of one resolution go through the query encoder in one batch, the
+    two global views one by one (their BN statistics as in the references). With small views
+    the loss is ``2 * mean`` over the (query, key) pairs, which is the sum above without them.
+
     Args:
         backbone: Config of the backbone (e.g. ``ResNet``).
         neck: Config of the projection neck (``LinearNeck`` or ``MLPNeck``).
@@ -88,6 +102,7 @@ class MoCo(BaseMomentumModel):
         shuffle_bn: Shuffle the key batch before the key encoder (Shuffle BN).
         single_device_bn_splits: Number of split-BN sub-batches when the model is built without
             DDP (world size 1) and ``shuffle_bn`` is on; 1 disables the emulation.
+        symmetric: Use both views as queries (and small views, if any).
         init_cfg: mmengine init config.
 
     Raises:
@@ -98,8 +113,12 @@ class MoCo(BaseMomentumModel):
 
     def __init__(self, backbone: dict, neck: dict, head: dict, queue: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None, shuffle_bn: bool = True,
-                 single_device_bn_splits: int = 8, init_cfg: Optional[dict] = None) -> None:
+                 single_device_bn_splits: int = 8, symmetric: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if not isinstance(symmetric, bool):
+            raise TypeError(f'model.symmetric must be True or False, got {symmetric!r}')
+        self.symmetric = symmetric
         check_positive_int(single_device_bn_splits, 'single_device_bn_splits')
         check_queue_layout(head, queue)
         self.backbone = MODELS.build(backbone)
@@ -141,10 +160,20 @@ class MoCo(BaseMomentumModel):
                 state_dict[prefix + new] = state_dict.pop(prefix + old)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
+    def _queries(self, images: torch.Tensor) -> torch.Tensor:
+        """L2-normalised float32 queries of a batch from the query encoder.
+
+        Args:
+            images: One view, or several views of one resolution concatenated (M, 3, H, W).
+
+        Returns:
+            Queries (M, D), float32.
+        """
+        return F.normalize(float32_head(self.neck, self.backbone(images)), dim=1)
 
     @torch.no_grad()
     def _keys(self, images: torch.Tensor) -> Tuple[torch.Tensor, Optional[List[int]]]:
-        """L2-normalised keys from the momentum encoder, with Shuffle BN if enabled.
+        """L2-normalised float32 keys from the momentum encoder, with Shuffle BN if enabled.
 
         Args:
             images: Key view (N, 3, H, W).
@@ -156,29 +185,54 @@ class MoCo(BaseMomentumModel):
         sizes = None
         if self.shuffle_bn:
             images, perm, sizes = shuffle_batch(images)
-        keys = F.normalize(self.momentum_neck(self.momentum_backbone(images)), dim=1)
+        keys = F.normalize(float32_head(self.momentum_neck, self.momentum_backbone(images)),
+                           dim=1)
         if self.shuffle_bn:
             keys = unshuffle_batch(keys, perm, sizes)
         return keys, sizes
+
+    def _contrast(self, queries: torch.Tensor, keys: torch.Tensor,
+                  negatives: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """InfoNCE of queries against their positive keys and the queued negatives, in float32.
+
+        Args:
+            queries: Normalised queries (N, D).
+            keys: Their normalised positive keys (N, D).
+            negatives: The queued keys (K, D), float32.
+
+        Returns:
+            The loss and the top-1 accuracy (percent) of the positives.
+        """
+        with autocast_off(queries.device):
+            positive = (queries * keys).sum(dim=1, keepdim=True)
+            return self.head(torch.cat([positive, queries @ negatives.t()], dim=1))
 
     def loss(self, inputs: Sequence[torch.Tensor],
              data_samples: Optional[List[DataSample]] = None) -> Dict[str, torch.Tensor]:
         """InfoNCE loss of one step; the step's keys then enter the queue.
 
         Args:
-            inputs: Two views ``[query_images, key_images]``, each (N, 3, H, W).
+            inputs: Views ``[query_images, key_images, *small_views]``, each (N, 3, H, W);
+                small views (multi-crop) only with ``symmetric=True``.
             data_samples: Unused (self-supervised).
 
         Returns:
             ``dict(loss=..., acc_top1=...)``: the loss and the percentage of queries whose
-            positive key is more similar than every queued key.
+            positive key is more similar than every queued key (mean over the pairs).
         """
-        if len(inputs) != 2:
-            raise ValueError(f'MoCo needs exactly 2 views per image, got {len(inputs)}')
-        query = F.normalize(self.neck(self.backbone(inputs[0])), dim=1)
-        keys, sizes = self._keys(inputs[1])
-        positive = (query * keys).sum(dim=1, keepdim=True)
-        negatives = query @ self.queue.snapshot(query.dtype).t()
-        loss, accuracy = self.head(torch.cat([positive, negatives], dim=1))
-        self.queue.enqueue(keys, sizes)
-        return dict(loss=loss, acc_top1=accuracy)
+        check_views(inputs, 'MoCo', multi_crop=self.symmetric)
+        queries = [self._queries(inputs[0])]
+        if self.symmetric:
+            queries += [self._queries(inputs[1])] + embed_by_resolution(self._queries, inputs[2:])
+        key_views = (0, 1) if self.symmetric else (1, )
+        keys, sizes = {}, None
+        for view in key_views:
+            keys[view], sizes = self._keys(inputs[view])
+        negatives = self.queue.snapshot(torch.float32)
+        pairs = view_pairs(len(inputs), self.symmetric)
+        losses, accuracies = zip(*[self._contrast(queries[q], keys[k], negatives)
+                                   for q, k in pairs])
+        loss = losses[0] if len(pairs) == 1 else 2 * torch.stack(losses).mean()
+        self.queue.enqueue(torch.cat([keys[view] for view in key_views]),
+                           None if sizes is None else [len(key_views) * n for n in sizes])
+        return dict(loss=loss, acc_top1=torch.stack(accuracies).mean())

@@ -4,7 +4,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-from mmmoco.models.utils import cached_embedding, check_embedding_dims, check_positive_int
+from mmmoco.models.utils import (autocast_off, cached_embedding, check_embedding_dims,
+                                 check_positive_int, float32_head)
+from mmmoco.models.utils.multi_crop import check_views, embed_by_resolution, view_pairs
 from mmmoco.registry import MODELS
 from mmmoco.structures import DataSample
 from mmmoco.utils.distributed import all_gather_batches, is_distributed, rank_offset
@@ -38,6 +40,15 @@ class MoCoV3(BaseMomentumModel):
     or drop-path masks; the pretraining models have none). It runs within the usual
     ``train_step``, so AMP loss scaling and gradient accumulation apply unchanged; it is for one
     device (under DDP every parameter would be reduced once per chunk), and refused under DDP.
+
+    Precision: the backbones run in the step's autocast dtype; the projector, the predictor,
+    the normalisation and the similarities run in float32 with autocast off
+    (:func:`~mmmoco.models.utils.float32_head`).
+
+    Multi-crop: views beyond the first two (small crops) are queries only, each scored
+    against both global keys; small views of one resolution go through the query encoder in
+    one batch. The loss is then ``2 * mean`` over the (query, key) pairs, which is the
+    two-term sum above without small views.
 
     Args:
         backbone: Config of the backbone (``ResNet`` or ``VisionTransformer``).
@@ -76,8 +87,9 @@ class MoCoV3(BaseMomentumModel):
 
 
     def _embed_query(self, images: torch.Tensor) -> torch.Tensor:
-        """Query embeddings (not normalised) of a batch, with a graph."""
-        return self.predictor(self.neck(self.backbone(images)))
+        """Float32 query embeddings (not normalised) of a batch, with a graph."""
+        return float32_head(lambda features: self.predictor(self.neck(features)),
+                            self.backbone(images))
 
     def _queries(self, images: torch.Tensor) -> torch.Tensor:
         """Query embeddings of one view, chunked with gradient caching if ``chunk_size``.
@@ -104,7 +116,8 @@ class MoCoV3(BaseMomentumModel):
             The embeddings (N, D).
         """
         chunks = [images] if self.chunk_size is None else images.split(self.chunk_size)
-        return torch.cat([self.momentum_neck(self.momentum_backbone(c)) for c in chunks])
+        return torch.cat([float32_head(self.momentum_neck, self.momentum_backbone(c))
+                          for c in chunks])
 
     def contrastive_loss(self, queries: torch.Tensor,
                          keys: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
@@ -117,27 +130,31 @@ class MoCoV3(BaseMomentumModel):
         Returns:
             The loss and the top-1 accuracy (percent) of the positives.
         """
-        queries = F.normalize(queries, dim=1)
-        all_keys, sizes = all_gather_batches(F.normalize(keys, dim=1))
-        labels = torch.arange(queries.shape[0], device=queries.device) + rank_offset(sizes)
-        loss, accuracy = self.head(queries @ all_keys.to(queries.dtype).t(), labels)
+        with autocast_off(queries.device):
+            queries = F.normalize(queries.float(), dim=1)
+            all_keys, sizes = all_gather_batches(F.normalize(keys.float(), dim=1))
+            labels = torch.arange(queries.shape[0], device=queries.device) + rank_offset(sizes)
+            loss, accuracy = self.head(queries @ all_keys.t(), labels)
         return loss * (2 * self.head.temperature), accuracy
 
     def loss(self, inputs: Sequence[torch.Tensor],
              data_samples: Optional[List[DataSample]] = None) -> Dict[str, torch.Tensor]:
-        """Symmetric MoCo v3 loss of one step.
+        """Symmetric MoCo v3 loss of one step (with multi-crop if there are small views).
 
         Args:
-            inputs: Two views ``[x1, x2]``, each (N, 3, H, W).
+            inputs: Views ``[x1, x2, *small_views]``, each (N, 3, H, W).
             data_samples: Unused (self-supervised).
 
         Returns:
-            ``dict(loss=ctr(q1, k2) + ctr(q2, k1), acc_top1=...)``.
+            ``dict(loss=ctr(q1, k2) + ctr(q2, k1), acc_top1=...)``; with small views the loss
+            is twice the mean over all (query, key) pairs.
         """
-        if len(inputs) != 2:
-            raise ValueError(f'MoCoV3 needs exactly 2 views per image, got {len(inputs)}')
-        q1, q2 = self._queries(inputs[0]), self._queries(inputs[1])
-        k1, k2 = self._keys(inputs[0]), self._keys(inputs[1])
-        loss_12, acc_12 = self.contrastive_loss(q1, k2)
-        loss_21, acc_21 = self.contrastive_loss(q2, k1)
-        return dict(loss=loss_12 + loss_21, acc_top1=(acc_12 + acc_21) / 2)
+        check_views(inputs, 'MoCoV3')
+        queries = ([self._queries(inputs[0]), self._queries(inputs[1])]
+                   + embed_by_resolution(self._queries, inputs[2:]))
+        keys = [self._keys(inputs[0]), self._keys(inputs[1])]
+        losses, accuracies = zip(*[self.contrastive_loss(queries[q], keys[k])
+                                   for q, k in view_pairs(len(inputs), symmetric=True)])
+        loss = (losses[0] + losses[1] if len(losses) == 2
+                else 2 * torch.stack(losses).mean())
+        return dict(loss=loss, acc_top1=torch.stack(accuracies).mean())

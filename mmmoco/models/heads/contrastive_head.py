@@ -16,8 +16,9 @@ class ContrastiveHead(BaseModule):
     The caller builds the similarity matrix, one row per query: MoCo v1/v2 put the similarity
     to the positive key in column 0 and the similarities to the queued keys after it (He et al.
     2020, Eq. 1); MoCo v3 compares each query with every key of the global batch, its positive
-    at its own global index. The head divides by the temperature, takes the cross-entropy in
-    float32 (also under autocast) and reports the top-1 accuracy of the positive, the readable
+    at its own global index. The head casts to float32 first (the models compute the
+    similarities in float32 already), then divides by the temperature, takes the cross-entropy
+    and reports the top-1 accuracy of the positive, the readable
     training signal (the loss itself rises while a queue fills with keys).
 
     Args:
@@ -47,7 +48,7 @@ class ContrastiveHead(BaseModule):
             The mean loss over the queries (a float32 scalar) and the percentage of queries
             whose most similar candidate is the positive (no gradient).
         """
-        logits = (similarities / self.temperature).float()
+        logits = similarities.float() / self.temperature
         if labels is None:
             labels = torch.zeros(logits.shape[0], dtype=torch.long, device=logits.device)
         loss = F.cross_entropy(logits, labels)
