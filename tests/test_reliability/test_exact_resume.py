@@ -68,3 +68,33 @@ def test_resume_is_bit_identical(uninterrupted, tiny_images, tmp_path, monkeypat
         assert runner.train_dataloader._iterator is None
     if num_workers == 0:  # and loaded only their samples (the sampler skips the consumed)
         assert len(loaded) == 4 * (10 - done)
+
+
+def test_multi_crop_with_batch_augments_resumes_bit_identically(tiny_images, tmp_path):
+    """Symmetric loss with 2 global 16-px and 2 small 8-px views, colour augmentation on the
+    batch: resuming from iteration 6 gives the uninterrupted run's weights, queue and
+    augmentation state."""
+    small = [dict(type='RandomResizedCrop', size=8, scale=(0.1, 0.4)),
+             dict(type='RandomFlip', prob=0.5)]
+
+    def config(work_dir, **extra):
+        cfg = tiny_config(tiny_images, str(work_dir), **extra)
+        cfg.model.symmetric = True
+        cfg.model.data_preprocessor = dict(type='SelfSupDataPreprocessor', batch_augments=[
+            dict(type='BatchColorJitter', brightness=0.4, contrast=0.4, saturation=0.4,
+                 hue=0.1, prob=0.8),
+            dict(type='BatchRandomGrayscale', prob=0.2)])
+        multi_view = cfg.train_dataloader.dataset.pipeline[1]
+        multi_view.num_views = [2, 2]
+        multi_view.transforms = [[multi_view.transforms[0], dict(type='RandomFlip', prob=0.5)],
+                                 small]
+        cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook', by_epoch=False,
+                                            interval=3)
+        return cfg
+
+    build_runner(config(tmp_path / 'full')).train()
+    full = model_state(str(tmp_path / 'full' / 'iter_9.pth'))
+    assert int(full['queue.ptr']) == (9 * 4 * 2) % 16  # both global keys enter the queue
+    build_runner(config(tmp_path / 'resumed', resume=True,
+                        load_from=str(tmp_path / 'full' / 'iter_6.pth'))).train()
+    assert_same_state(full, model_state(str(tmp_path / 'resumed' / 'iter_9.pth')))
