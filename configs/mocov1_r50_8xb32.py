@@ -6,9 +6,5 @@ _base_ = [
     './_base_/default_runtime.py',
 ]
 # Key encoder: k <- m k + (1 - m) q after each optimizer step, m = 0.999.
-custom_hooks = [
-    dict(type='MomentumUpdateHook', momentum=0.999),
-    dict(type='RandomStateHook'),
-]
 # fixed input size (224 px crops): let cuDNN pick the fastest convolution algorithms
 env_cfg = dict(cudnn_benchmark=True)

@@ -12,6 +12,7 @@ _base_ = [
     './_base_/default_runtime.py',
 ]
 model = dict(
+    momentum=dict(start=0.99),
     backbone=dict(depth=18, small_stem=True, base_channels=16),
     neck=dict(in_channels=128, hidden_channels=128),
     # a small dataset needs a short queue: 1024 keys (8 batches) only hold an earlier key of the
@@ -30,8 +31,4 @@ param_scheduler = [
 ]
 train_cfg = dict(max_epochs=80)
 default_hooks = dict(checkpoint=dict(interval=20, max_keep_ckpts=2), logger=dict(interval=20))
-custom_hooks = [
-    dict(type='MomentumUpdateHook', momentum=0.99),
-    dict(type='RandomStateHook'),
-]
 auto_scale_lr = dict(base_batch_size=128)

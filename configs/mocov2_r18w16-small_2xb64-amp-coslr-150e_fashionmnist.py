@@ -29,8 +29,6 @@ param_scheduler = [
 train_cfg = dict(max_epochs=_epochs)
 default_hooks = dict(checkpoint=dict(interval=25, max_keep_ckpts=2), logger=dict(interval=20))
 custom_hooks = [
-    dict(type='MomentumUpdateHook', momentum=0.99),
-    dict(type='RandomStateHook'),
     dict(type='KNNEvalHook', interval=25, k=(20, 200), temperature=0.07,
          bank_dataloader={{_base_._knn_bank}}, query_dataloader={{_base_._knn_query}}),
 ]

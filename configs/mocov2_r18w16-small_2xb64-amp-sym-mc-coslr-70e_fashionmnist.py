@@ -27,8 +27,6 @@ param_scheduler = [
 train_cfg = dict(max_epochs=_epochs)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=2))
 custom_hooks = [
-    dict(type='MomentumUpdateHook', momentum=0.99),
-    dict(type='RandomStateHook'),
     dict(type='KNNEvalHook', interval=10, k=(20, 200), temperature=0.07,
          bank_dataloader={{_base_._knn_bank}}, query_dataloader={{_base_._knn_query}}),
 ]

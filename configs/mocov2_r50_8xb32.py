@@ -5,9 +5,5 @@ _base_ = [
     './_base_/schedules/sgd_coslr_200e.py',
     './_base_/default_runtime.py',
 ]
-custom_hooks = [
-    dict(type='MomentumUpdateHook', momentum=0.999),
-    dict(type='RandomStateHook'),
-]
 # fixed input size (224 px crops): let cuDNN pick the fastest convolution algorithms
 env_cfg = dict(cudnn_benchmark=True)

@@ -69,11 +69,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, T_max=max_epochs - warmup_epochs,
          begin=warmup_epochs, end=max_epochs, eta_min=0.0, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+train_cfg = dict(type='ExactResumeEpochBasedTrainLoop', max_epochs=max_epochs)
 # lr is per 128 images (the recipe's batch); another batch size scales it linearly
 auto_scale_lr = dict(base_batch_size=128, enable=True)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=2), logger=dict(interval=20))
-custom_hooks = [
-    dict(type='MomentumUpdateHook', momentum=0.99, end_momentum=1.0),
-    dict(type='RandomStateHook'),
-]

@@ -1,15 +1,10 @@
 # The Fashion-MNIST MoCo v3 recipe with the online kNN monitor of
 # configs/_base_/fashion_mnist_knn_monitor.py, as the v2 recipe's _knn-monitor config. Another
 # data root: override it for the training set and for both kNN loaders
-# (custom_hooks.2.bank_dataloader.dataset.data_root=DIR, and query_dataloader's).
+# (custom_hooks.0.bank_dataloader.dataset.data_root=DIR, and query_dataloader's).
 _base_ = [
     './mocov3_r18w16-small_1xb128-coslr-40e_fashionmnist.py',
     './_base_/fashion_mnist_knn_monitor.py',
 ]
 
-# the base recipe's two hooks (a list replaces the inherited one), then the monitor
-custom_hooks = [
-    dict(type='MomentumUpdateHook', momentum=0.99, end_momentum=1.0),
-    dict(type='RandomStateHook'),
-    {{_base_._knn_monitor}},
-]
+custom_hooks = [{{_base_._knn_monitor}}]

@@ -19,9 +19,5 @@ _base_ = [
 ]
 train_dataloader = dict(batch_size=256)
 # --moco-m-cos: m rises from 0.99 to 1 along a half-cosine over all iterations.
-custom_hooks = [
-    dict(type='MomentumUpdateHook', momentum=0.99, end_momentum=1.0),
-    dict(type='RandomStateHook'),
-]
 # fixed input size (224 px crops): let cuDNN pick the fastest convolution algorithms
 env_cfg = dict(cudnn_benchmark=True)

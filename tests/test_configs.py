@@ -84,7 +84,8 @@ def test_mocov1_recipe():
     assert [t.type for t in views] == ['RandomResizedCrop', 'RandomGrayscale', 'ColorJitter',
                                        'RandomFlip']
     assert views[2].hue == 0.4 and views[0].scale == (0.2, 1.0)
-    assert dict(type='MomentumUpdateHook', momentum=0.999) in cfg.custom_hooks
+    assert cfg.model.momentum == dict(start=0.999)
+    assert cfg.default_hooks.momentum == dict(type='MomentumUpdateHook')
 
 
 def test_mocov2_recipe():
@@ -182,8 +183,7 @@ def test_mocov3_r50_recipes(epochs, base_lr, weight_decay, momentum, top1):
     assert cfg.train_dataloader.batch_size * 8 == 4096
     assert cfg.auto_scale_lr == dict(base_batch_size=256, enable=True)
     assert _scheduler_spans(cfg) == (10, epochs) and cfg.train_cfg.max_epochs == epochs
-    assert dict(type='MomentumUpdateHook', momentum=momentum, end_momentum=1.0) in \
-        cfg.custom_hooks
+    assert cfg.model.momentum == dict(start=momentum, end=1.0)
     _assert_v3_views(cfg, crop_min=0.2)
     header = _header(name)
     assert 'python main_moco.py' in header and 'Published linear top-1' in header
@@ -208,7 +208,7 @@ def test_mocov3_vit_recipes(name, width, top1):
     assert cfg.train_dataloader.batch_size * 16 == 4096
     assert cfg.auto_scale_lr == dict(base_batch_size=256, enable=True)
     assert _scheduler_spans(cfg) == (40, 300)
-    assert dict(type='MomentumUpdateHook', momentum=0.99, end_momentum=1.0) in cfg.custom_hooks
+    assert cfg.model.momentum == dict(start=0.99, end=1.0)
     _assert_v3_views(cfg, crop_min=0.08)
     header = _header(name)
     assert '--lr=1.5e-4 --weight-decay=.1' in header and '--moco-t=.2' in header
@@ -259,10 +259,10 @@ def test_mocov3_demo_recipe_is_v3_on_the_v2_demo_data():
     assert cfg.train_dataloader.batch_size == 128
     assert cfg.train_dataloader.dataset.data_root == v2.train_dataloader.dataset.data_root
     _assert_v3_views(cfg, crop_min=0.4, size=28)
-    assert dict(type='MomentumUpdateHook', momentum=0.99, end_momentum=1.0) in cfg.custom_hooks
+    assert cfg.model.momentum == dict(start=0.99, end=1.0)
     monitor = _cfg(V3_DEMO.replace('.py', '_knn-monitor.py'))
-    assert monitor.custom_hooks[:2] == cfg.custom_hooks  # a list replaces the inherited one
-    assert monitor.custom_hooks[2].type == 'KNNEvalHook'
+    assert cfg.custom_hooks == [] and [h.type for h in monitor.custom_hooks] == ['KNNEvalHook']
+    assert monitor.default_hooks == cfg.default_hooks  # the momentum hook stays a default
 
 
 @pytest.mark.parametrize('name', [V3_R50[100], V3_VIT_S, V3_DEMO])
@@ -310,9 +310,10 @@ def test_demo_recipe_is_the_fashion_recipe_with_the_fast_path():
     assert cfg.train_dataloader.dataset == batchaug.train_dataloader.dataset
     epochs = cfg.train_cfg.max_epochs
     assert cfg.param_scheduler[0].T_max == cfg.param_scheduler[0].end == epochs == 150
-    assert cfg.custom_hooks[:2] == [dict(type='MomentumUpdateHook', momentum=0.99),
-                                    dict(type='RandomStateHook')]
-    monitor = cfg.custom_hooks[2]
+    assert cfg.model.momentum == base.model.momentum == dict(start=0.99)
+    assert (cfg.default_hooks.momentum, cfg.default_hooks.random_state) == (
+        dict(type='MomentumUpdateHook'), dict(type='RandomStateHook'))
+    [monitor] = cfg.custom_hooks
     assert monitor.type == 'KNNEvalHook' and monitor.interval == 25
     for loader, split in ((monitor.bank_dataloader, 'train'), (monitor.query_dataloader, 'val')):
         assert loader.dataset.ann_file == f'meta/{split}.txt'

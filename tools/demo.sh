@@ -61,8 +61,8 @@ for (( seed = 0; seed < seeds; seed++ )); do
   OMP_NUM_THREADS=1 bash tools/dist_train.sh "$pretrain_cfg" "$procs" \
     --work-dir "$work/pretrain_seed$seed" "${resume[@]}" \
     --cfg-options "train_dataloader.dataset.data_root=$data" "${precision[@]}" \
-    "custom_hooks.2.bank_dataloader.dataset.data_root=$data" \
-    "custom_hooks.2.query_dataloader.dataset.data_root=$data" randomness.seed=$seed "$@"
+    "custom_hooks.0.bank_dataloader.dataset.data_root=$data" \
+    "custom_hooks.0.query_dataloader.dataset.data_root=$data" randomness.seed=$seed "$@"
   evaluate "random_seed$seed" "$knn_cfg" "" randomness.seed=$seed
   evaluate "moco_seed$seed" "$knn_cfg" "$(cat "$work/pretrain_seed$seed/last_checkpoint")"
 done

@@ -10,9 +10,15 @@ default_hooks = dict(
     # writes atomically and deletes old checkpoints only after the new one is complete
     checkpoint=dict(type='AtomicCheckpointHook', interval=10, max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # moves a momentum model's key encoder after each optimizer step with the schedule the
+    # model declares (model.momentum); does nothing for other models. Setting it to None is
+    # refused for a momentum model (its key encoder would never move).
+    momentum=dict(type='MomentumUpdateHook'),
+    # makes resume exact: stores the random generators and the sampler seed
+    random_state=dict(type='RandomStateHook'),
 )
-# RandomStateHook makes resume exact: it stores the random generators and the sampler seed.
-custom_hooks = [dict(type='RandomStateHook')]
+# a recipe's extras (e.g. the kNN monitor); a list in a child config replaces this one
+custom_hooks = []
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -5,10 +5,8 @@
 # ("kNN after epoch 10 ..."), to vis_data/scalars.json as knn/top1_k20, knn/top5_k20,
 # knn/top1_k200, knn/top5_k200 (tools/analysis_tools/analyze_logs.py plot_curve), and to
 # TensorBoard when it is enabled (configs/_base_/tensorboard.py).
-# A recipe adds `{{_base_._knn_monitor}}` to its custom_hooks. custom_hooks is a list, and a
-# list in a config REPLACES the inherited one (mmengine merges dicts key by key, never lists),
-# so the recipe must repeat its own hooks (MomentumUpdateHook: without it the key encoder never
-# moves; RandomStateHook: exact resume) before the monitor.
+# A recipe adds `{{_base_._knn_monitor}}` to its custom_hooks (a list replaces the inherited
+# one; the momentum and random-state hooks are default_hooks, so nothing else needs repeating).
 _knn_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 _knn_loader = dict(
     batch_size=256,

@@ -12,6 +12,12 @@ after an epoch, stop the run before anything is built, with one message naming t
 - :func:`check_optimizer_hyper_parameters`: learning rate, weight decay, momentum, betas,
   eps and the scheduler's numbers are finite and in range (``optim_wrapper.optimizer.lr=inf``
   is refused; a finite but absurd value is left to the runner's non-finite loss check).
+- :func:`check_training_hooks`: a momentum model (MoCo, MoCoV3) keeps the default momentum
+  hook (``default_hooks.momentum=None`` is refused: the key encoder would never move), and
+  ``MomentumUpdateHook`` is not listed again in ``custom_hooks`` (it would update twice); a
+  run without ``RandomStateHook`` is warned that its resume will not be exact.
+- :func:`check_safe_types`: a MoCoRunner config declares the exact-resume train loop and the
+  atomic checkpoint hook, not mmengine's plain ones.
 """
 import ast
 import difflib
@@ -28,6 +34,11 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 from mmengine.registry import HOOKS
 from mmengine.runner import Runner
+
+from mmmoco.engine.runner.safe_types import (UnsafeTypeError, refuse_plain_checkpoint_hook,
+                                             refuse_plain_train_loop)
+from mmmoco.models.algorithms.base_momentum import BaseMomentumModel
+from mmmoco.registry import MODELS
 
 
 #: Top-level keys read by mmengine's Runner (besides its ``__init__`` arguments), by mmengine's
@@ -287,6 +298,67 @@ def check_optimizer_hyper_parameters(cfg: Config) -> None:
             _check_range(scheduler['gamma'], f'{where}.gamma', 0.0, low_open=True)
 
 
+def _hook_types(hooks: Iterable[Any]) -> Set[str]:
+    """The type names of hook configs (classes by their name)."""
+    return {hook['type'] if isinstance(hook['type'], str) else hook['type'].__name__
+            for hook in hooks if isinstance(hook, Mapping) and 'type' in hook}
+
+
+def check_training_hooks(cfg: Config) -> None:
+    """Keep the momentum update of a momentum model, once; warn without RandomStateHook.
+
+    Args:
+        cfg: The config; the mmmoco modules must be registered.
+
+    Raises:
+        ConfigCheckError: For ``MomentumUpdateHook`` in ``custom_hooks``, or a momentum
+            model whose ``default_hooks.momentum`` is turned off.
+    """
+    default_hooks = cfg.get('default_hooks') or {}
+    custom = _hook_types(cfg.get('custom_hooks') or [])
+    if 'MomentumUpdateHook' in custom:
+        raise ConfigCheckError(
+            'custom_hooks lists MomentumUpdateHook, which is a default hook of every run '
+            '(default_hooks.momentum) and would then update the key encoder twice a step. '
+            'Remove it from custom_hooks; the schedule is the model\'s: '
+            'model.momentum=dict(start=0.999) (MoCo v3: dict(start=0.99, end=1.0))')
+    model_type = (cfg.get('model') or {}).get('type')
+    model_cls = MODELS.get(model_type) if isinstance(model_type, str) else model_type
+    hooks = _hook_types(default_hooks.values())
+    if (isinstance(model_cls, type) and issubclass(model_cls, BaseMomentumModel)
+            and 'MomentumUpdateHook' not in hooks):
+        raise ConfigCheckError(
+            f'default_hooks.momentum is {default_hooks.get("momentum")!r}: {model_cls.__name__} '
+            'has a momentum (key) encoder that only MomentumUpdateHook moves, so it would stay '
+            "at its initialisation. Keep default_hooks.momentum=dict(type='MomentumUpdateHook')")
+    if 'RandomStateHook' not in hooks | custom:
+        print_log('no RandomStateHook (default_hooks.random_state is off): a resumed run will '
+                  "not be bit-identical; default_hooks.random_state=dict(type='RandomStateHook')"
+                  ' restores it', logger='current', level=logging.WARNING)
+
+
+def check_safe_types(cfg: Config) -> None:
+    """Refuse mmengine's plain epoch loop and checkpoint hook in a MoCoRunner config.
+
+    Args:
+        cfg: The config.
+
+    Raises:
+        ConfigCheckError: Naming the key and the type to use.
+    """
+    if cfg.get('runner_type') not in ('MoCoRunner', 'mmmoco.MoCoRunner'):
+        return
+    try:
+        refuse_plain_train_loop(cfg.get('train_cfg'))
+        checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
+        if checkpoint is not None:
+            refuse_plain_checkpoint_hook(checkpoint)
+        for index, hook in enumerate(cfg.get('custom_hooks') or []):
+            refuse_plain_checkpoint_hook(hook, f'custom_hooks.{index}')
+    except UnsafeTypeError as error:
+        raise ConfigCheckError(str(error)) from None
+
+
 def check_config(cfg: Config, cfg_options: Optional[Mapping[str, Any]] = None) -> None:
     """Run every start-up check of this module.
 
@@ -300,4 +372,6 @@ def check_config(cfg: Config, cfg_options: Optional[Mapping[str, Any]] = None) -
     """
     check_top_level_keys(cfg, cfg_options)
     check_hook_arguments(cfg)
+    check_safe_types(cfg)
+    check_training_hooks(cfg)
     check_optimizer_hyper_parameters(cfg)

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from mmmoco.models.necks.projection import pooled_features
+from mmmoco.models.utils.pooling import pooled_features
 from mmmoco.utils.distributed import all_gather_batches, get_rank
 
 

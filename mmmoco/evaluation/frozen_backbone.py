@@ -9,7 +9,7 @@ from mmengine.logging import MMLogger
 from torch import nn
 
 from mmmoco.registry import MODELS
-from .pretrained import load_pretrained_backbone
+from mmmoco.models.utils.pretrained import load_pretrained_backbone
 
 
 def config_seed(cfg: Config) -> int:

@@ -1,9 +1,21 @@
 """Tests of the colour functions, ColorJitter, RandomGrayscale and GaussianBlur."""
 import numpy as np
 import pytest
+import torch
 
 from mmmoco.datasets.transforms import ColorJitter, GaussianBlur, RandomGrayscale
-from mmmoco.datasets.transforms.color import adjust_contrast, adjust_hue, adjust_saturation
+from mmmoco.utils import image_ops
+
+
+def _on_hwc(op):
+    """The image_ops operation ``op`` on an HWC uint8 array, as the per-image transforms call it."""
+    def run(img, param):
+        return op(torch.from_numpy(img).permute(2, 0, 1), param).permute(1, 2, 0).numpy()
+    return run
+
+
+adjust_contrast, adjust_hue, adjust_saturation = map(
+    _on_hwc, (image_ops.adjust_contrast, image_ops.adjust_hue, image_ops.adjust_saturation))
 
 
 def _image(height=16, width=16):

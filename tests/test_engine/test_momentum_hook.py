@@ -1,4 +1,5 @@
-"""Momentum update: the EMA formula, the cosine schedule, and once per optimizer step."""
+"""Momentum update: the EMA formula, the model's schedule (constant or cosine), and one update
+per optimizer step by the default hook."""
 import copy
 import math
 from types import SimpleNamespace
@@ -9,6 +10,7 @@ from mmengine.optim import OptimWrapper
 from torch import nn
 
 from mmmoco.engine.hooks import MomentumUpdateHook, momentum_update_
+from mmmoco.models.algorithms.base_momentum import MomentumSchedule
 
 
 def test_momentum_update_formula():
@@ -33,19 +35,28 @@ def test_cosine_schedule_matches_the_reference_per_iteration(base):
     """The reference updates at the start of iteration k with m(k / K); the hook updates after
     the optimizer step of iteration k - 1, so its value there must be m(k / K)."""
     total = 100
-    hook = MomentumUpdateHook(momentum=base, end_momentum=1.0)
+    schedule = MomentumSchedule(start=base, end=1.0)
     for k in (1, 2, 50, 73, 99, 100):  # start, middle, end
-        assert hook.current_momentum(k - 1, total) == pytest.approx(
+        assert schedule.at(k - 1, total) == pytest.approx(
             _reference_momentum(k, total, base), abs=1e-12)
-    assert hook.current_momentum(0, total) == pytest.approx(base + (1 - base) * 2.4671e-4,
-                                                            rel=1e-6)
-    assert hook.current_momentum(49, total) == pytest.approx((1 + base) / 2)
-    assert hook.current_momentum(total - 1, total) == 1.0
-    assert MomentumUpdateHook(0.999).current_momentum(5, 10) == 0.999
-    with pytest.raises(ValueError, match='momentum'):
-        MomentumUpdateHook(momentum=1.5)
-    with pytest.raises(TypeError, match='end_momentum'):
-        MomentumUpdateHook(end_momentum='1.0')
+    assert schedule.at(0, total) == pytest.approx(base + (1 - base) * 2.4671e-4, rel=1e-6)
+    assert schedule.at(49, total) == pytest.approx((1 + base) / 2)
+    assert schedule.at(total - 1, total) == 1.0
+    assert MomentumSchedule(0.999).at(5, 10) == 0.999
+
+
+def test_the_schedule_is_checked_and_the_hook_takes_no_arguments():
+    with pytest.raises(ValueError, match='model.momentum.start'):
+        MomentumSchedule(start=1.5)
+    with pytest.raises(TypeError, match='model.momentum.end'):
+        MomentumSchedule(end='1.0')
+    with pytest.raises(TypeError, match=r'model.momentum must be dict\(start'):
+        MomentumSchedule.from_config(0.99)
+    with pytest.raises(TypeError, match=r'model.momentum must be dict\(start'):
+        MomentumSchedule.from_config(dict(start=0.99, ending=1.0))
+    # configs of the former layout are told where the schedule went
+    with pytest.raises(TypeError, match=r'model.momentum=dict\(start=0.999\)'):
+        MomentumUpdateHook(momentum=0.999)
 
 
 def test_key_encoder_follows_the_reference_training_order():
@@ -66,10 +77,10 @@ def test_key_encoder_follows_the_reference_training_order():
         momentum_update_(ref_target, ref_online, _reference_momentum(k, total, base))
         sgd_step(ref_online, k)
 
-    model = _Pairs()
+    model = _Pairs(MomentumSchedule(start=base, end=1.0))
     model.online.load_state_dict(online.state_dict())
     model.target.load_state_dict(online.state_dict())
-    hook = MomentumUpdateHook(momentum=base, end_momentum=1.0)
+    hook = MomentumUpdateHook()
     runner = SimpleNamespace(model=model, max_iters=total,
                              optim_wrapper=SimpleNamespace(should_update=lambda: True),
                              message_hub=SimpleNamespace(update_scalar=lambda *a: None))
@@ -82,9 +93,12 @@ def test_key_encoder_follows_the_reference_training_order():
 
 
 class _Pairs(nn.Module):
-    def __init__(self):
+    """A minimal momentum model: one (online, target) pair and its schedule."""
+
+    def __init__(self, schedule=None):
         super().__init__()
         self.online, self.target = nn.Linear(2, 2), nn.Linear(2, 2)
+        self.momentum_schedule = schedule or MomentumSchedule(start=0.5)
 
     def momentum_pairs(self):
         return [(self.online, self.target)]
@@ -95,7 +109,7 @@ def test_updates_once_per_optimizer_step_under_gradient_accumulation():
     wrapper = OptimWrapper(torch.optim.SGD(model.online.parameters(), lr=0.1),
                            accumulative_counts=3)
     wrapper.initialize_count_status(model, 0, 6)
-    hook = MomentumUpdateHook(momentum=0.5)
+    hook = MomentumUpdateHook()
     runner = SimpleNamespace(model=model, optim_wrapper=wrapper, max_iters=6,
                              message_hub=SimpleNamespace(update_scalar=lambda *a: None))
     updates = []
@@ -107,3 +121,29 @@ def test_updates_once_per_optimizer_step_under_gradient_accumulation():
         hook.after_train_iter(runner, it)
         updates.append(not torch.equal(before, model.target.weight))
     assert updates == [False, False, True, False, False, True]
+
+
+def test_a_model_without_a_schedule_is_left_alone():
+    class Plain(nn.Module):  # a classifier: no momentum copies, no schedule
+        def momentum_pairs(self):
+            raise AssertionError('the hook must not touch a model without a schedule')
+
+    runner = SimpleNamespace(model=Plain(), iter=0, max_iters=1,
+                             optim_wrapper=SimpleNamespace(should_update=lambda: True))
+    MomentumUpdateHook().after_train_iter(runner, 0)
+
+
+def test_moco_models_declare_their_papers_schedules():
+    from mmmoco.registry import MODELS
+    common = dict(backbone=dict(type='ResNet', depth=18),
+                  neck=dict(type='LinearNeck', in_channels=512, out_channels=16),
+                  head=dict(type='ContrastiveHead'))
+    v2 = MODELS.build(dict(type='MoCo', queue=dict(type='KeyQueue', feat_dim=16, queue_len=8),
+                           **common))
+    assert (v2.momentum_schedule.start, v2.momentum_schedule.end) == (0.999, None)
+    v3 = MODELS.build(dict(type='MoCoV3', predictor=dict(
+        type='MLPNeck', in_channels=16, hidden_channels=8, out_channels=16), **common))
+    assert (v3.momentum_schedule.start, v3.momentum_schedule.end) == (0.99, 1.0)
+    custom = MODELS.build(dict(type='MoCo', momentum=dict(start=0.9, end=0.99),
+                               queue=dict(type='KeyQueue', feat_dim=16, queue_len=8), **common))
+    assert custom.momentum_schedule.at(9, 10) == pytest.approx(0.99)

@@ -8,7 +8,8 @@ import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
 
-from mmmoco.evaluation import extract_features, load_pretrained_backbone
+from mmmoco.evaluation import extract_features
+from mmmoco.models.utils.pretrained import load_pretrained_backbone
 from mmmoco.evaluation.frozen_backbone import build_frozen_backbone
 from mmmoco.registry import MODELS
 

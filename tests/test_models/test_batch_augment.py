@@ -11,18 +11,29 @@ import pytest
 import torch
 
 from mmmoco.datasets.transforms import ColorJitter, GaussianBlur, RandomGrayscale
-from mmmoco.datasets.transforms.color import (adjust_brightness, adjust_contrast, adjust_hue,
-                                              adjust_saturation, to_gray_rgb)
 from mmmoco.models import SelfSupDataPreprocessor
 from mmmoco.models.augment import (BatchColorJitter, BatchGaussianBlur, BatchRandomGrayscale,
                                    BatchSolarize)
 from mmmoco.models.data_preprocessor import step_seed
+from mmmoco.utils import image_ops
 
 sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_reliability'))
 from tiny_run import (assert_same_state, build_runner, model_state, tiny_config,  # noqa: E402
                       tiny_images)  # noqa: F401,E402
 
-ADJUSTMENTS = [adjust_brightness, adjust_contrast, adjust_saturation, adjust_hue]
+
+def _on_hwc(op):
+    """The image_ops operation ``op`` on one HWC uint8 array, as the per-image transforms call
+    it."""
+    def run(img, *params):
+        return op(torch.from_numpy(img).permute(2, 0, 1), *params).permute(1, 2, 0).numpy()
+    run.__name__ = op.__name__
+    return run
+
+
+ADJUSTMENTS = [_on_hwc(op) for op in (image_ops.adjust_brightness, image_ops.adjust_contrast,
+                                      image_ops.adjust_saturation, image_ops.adjust_hue)]
+to_gray_rgb = _on_hwc(image_ops.grayscale)
 MOCOV2_AUGMENTS = [
     dict(type='BatchColorJitter', brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1,
          prob=0.8),

@@ -16,7 +16,7 @@ import pytest
 
 from mmmoco.engine.runner.checkpoint_loading import find_resume_checkpoint
 from mmmoco.utils import load_checkpoint_file
-from mmmoco.utils.checkpoint import write_text_atomic
+from mmmoco.utils.atomic_write import write_text_atomic
 from tiny_run import build_runner, log_text, tiny_config, tiny_images, trained_run  # noqa: F401
 
 

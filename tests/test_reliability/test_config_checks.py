@@ -85,8 +85,6 @@ def test_inherited_library_variables_are_trusted(tmp_path):
      r"default_hooks\.checkpoint\.intervl: .*CheckpointHook has no argument 'intervl' "
      r"\(did you mean 'interval'\?\)"),
     ('default_hooks.logger.intervall', r"LoggerHook has no argument 'intervall'"),
-    ('custom_hooks.0.momentun', r"custom_hooks\.0\.momentun: MomentumUpdateHook has no "
-                                r"argument 'momentun' \(did you mean 'momentum'\?\)"),
     ('default_hooks.checkpiont.interval',
      r"default_hooks\.checkpiont has no type \(did you mean 'checkpoint'\?\)"),
     ('default_hooks.timer.type', r"default_hooks\.timer\.type must be a hook class name, "
@@ -99,9 +97,42 @@ def test_hook_argument_typos_fail_at_start_up(key, message):
 
 def test_unregistered_hook_type_suggests_a_registered_one():
     with pytest.raises(ConfigCheckError,
-                       match=r"custom_hooks\.1\.type='RandomStatHook' is not a registered hook "
-                             r"\(did you mean 'RandomStateHook'\?\)"):
-        _check({'custom_hooks.1.type': 'RandomStatHook'})
+                       match=r"custom_hooks\.1\.type='RankMeHok' is not a registered hook "
+                             r"\(did you mean 'RankMeHook'\?\)"):
+        _check({'custom_hooks': [dict(type='RankMeHook'), dict(type='RankMeHok')]})
+    with pytest.raises(ConfigCheckError,
+                       match=r"custom_hooks\.0\.intervall: RankMeHook has no argument "
+                             r"'intervall' \(did you mean 'interval'\?\)"):
+        _check({'custom_hooks': [dict(type='RankMeHook', intervall=5)]})
+
+
+@pytest.mark.parametrize('options, message', [
+    ({'custom_hooks': [dict(type='MomentumUpdateHook')]},
+     r'custom_hooks lists MomentumUpdateHook, which is a default hook .* twice'),
+    ({'default_hooks.momentum': None},
+     r'default_hooks\.momentum is None: MoCo has a momentum \(key\) encoder'),
+    ({'train_cfg.type': 'EpochBasedTrainLoop'},
+     r"train_cfg: mmengine's EpochBasedTrainLoop replays .*ExactResumeEpochBasedTrainLoop"),
+    ({'default_hooks.checkpoint.type': 'CheckpointHook'},
+     r"default_hooks\.checkpoint: mmengine's CheckpointHook deletes the oldest checkpoint"),
+])
+def test_unsafe_or_missing_training_hooks_and_loops_are_refused(options, message):
+    with pytest.raises(ConfigCheckError, match=message):
+        _check(options)
+
+
+def test_a_run_without_random_state_hook_is_warned():
+    records = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        _check({'default_hooks.random_state': None})
+        _check({})
+    finally:
+        logger.removeHandler(handler)
+    assert sum('no RandomStateHook' in message for message in records) == 1, records
 
 
 def test_checkpoint_hook_kwargs_end_at_its_own_arguments():

@@ -1,4 +1,4 @@
-"""Smoke test of tools/analysis_tools/soak_test.py (the soak run itself takes minutes: a few
+"""Smoke test of tools/perf/soak_test.py (the soak run itself takes minutes: a few
 hundred iterations, see docs/reliability.md): a few iterations of the small Fashion-MNIST
 recipe with 2 data loader workers, RSS reported at start and end."""
 import json
@@ -14,7 +14,7 @@ def test_soak_script_reports_rss_at_start_and_end(tmp_path):
     data = fashion_mnist_slice(str(tmp_path / 'fmnist'), 4, 1)
     out = str(tmp_path / 'soak.json')
     result = subprocess.run(
-        [sys.executable, 'tools/analysis_tools/soak_test.py', data, '--iters', '6',
+        [sys.executable, 'tools/perf/soak_test.py', data, '--iters', '6',
          '--batch-size', '8', '--num-workers', '2', '--work-dir', str(tmp_path / 'work'),
          '--out', out, '--max-growth-mb', '1000'],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

@@ -6,7 +6,8 @@ files: test_checkpoint_safety.py.)
 Before the fix a batch size larger than the dataset failed with mmengine's "epoch_length must
 be a positive integer", ``queue_len='abc'`` with a TypeError from a comparison, a ``feat_dim``
 that differs from the neck's output at the first matmul, and a momentum model without
-MomentumUpdateHook trained with a key encoder that never moved.
+MomentumUpdateHook trained with a key encoder that never moved (now a default hook whose
+removal tools/train.py refuses).
 """
 import os
 import subprocess
@@ -50,14 +51,29 @@ def test_queue_len_typo_from_the_command_line_names_the_key(tmp_path):
     assert "queue queue_len must be an int >= 1, got 'abc'" in last, last
 
 
-def test_momentum_model_without_momentum_hook_refuses_to_start(tiny_images, tmp_path):
-    """A config whose custom_hooks replaces the base list and forgets MomentumUpdateHook."""
+def test_plain_mmengine_loop_and_checkpoint_hook_are_refused_by_the_runner(tiny_images,
+                                                                         tmp_path):
+    """Configs built in Python (no tools/train.py checks) meet the same rule in the runner."""
+    from mmmoco.engine.runner.safe_types import UnsafeTypeError
     cfg = tiny_config(tiny_images, str(tmp_path))
-    cfg.custom_hooks = [dict(type='RandomStateHook')]
-    runner = build_runner(cfg)
-    with pytest.raises(ValueError, match=r"MoCo has a momentum \(key\) encoder but no "
-                                         r"MomentumUpdateHook is registered .* add "
-                                         r"dict\(type='MomentumUpdateHook', momentum=0\.999\)"):
-        runner.train()
-    assert not os.listdir(tmp_path) or not any(name.endswith('.pth')
-                                               for name in os.listdir(tmp_path))
+    cfg.train_cfg.type = 'EpochBasedTrainLoop'
+    with pytest.raises(UnsafeTypeError, match="write type='ExactResumeEpochBasedTrainLoop'"):
+        build_runner(cfg).train()
+    cfg = tiny_config(tiny_images, str(tmp_path))
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
+    with pytest.raises(UnsafeTypeError, match="write type='AtomicCheckpointHook'"):
+        build_runner(cfg)
+    assert not any(name.endswith('.pth') for name in os.listdir(tmp_path))
+
+
+def test_momentum_hook_turned_off_refuses_to_start(tmp_path):
+    """Through tools/train.py: default_hooks.momentum=None on a MoCo recipe stops at start-up."""
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', RECIPE, '--work-dir', str(tmp_path),
+         '--cfg-options', 'default_hooks.momentum=None'],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert 'default_hooks.momentum is None: MoCo has a momentum (key) encoder' in last, last
+    assert not any(name.endswith('.pth') for name in os.listdir(tmp_path))

@@ -1,5 +1,5 @@
-"""tools/model_converters: extracting the backbone, official MoCo v1/v2/v3 checkpoints, detectron2
-and timm exports."""
+"""tools/model_converters and mmmoco.apis.converters: extracting the backbone, official MoCo
+v1/v2/v3 checkpoints, detectron2 and timm exports."""
 import os
 import os.path as osp
 import pickle
@@ -14,13 +14,13 @@ import torchvision
 from torch import nn
 
 from conftest import ROOT
+from mmmoco.apis import converters
 from mmmoco.registry import MODELS
 from mmmoco.utils import load_checkpoint_file
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'model_converters'))
 import extract_backbone as extract_tool  # noqa: E402
 import from_official_moco as official_tool  # noqa: E402
-import to_detectron2 as detectron2_tool  # noqa: E402
 import to_timm as timm_tool  # noqa: E402
 
 QUEUE_LEN = 64
@@ -106,7 +106,7 @@ def files_in(folder: str) -> List[str]:
 
 def test_extracted_backbone_loads_into_torchvision_resnet50(moco50):
     state_dict, path = moco50
-    weights = extract_tool.extract_backbone(load_checkpoint_file(path))
+    weights = converters.extract_backbone(load_checkpoint_file(path))
     assert_same_tensors(weights, backbone_of(state_dict, 'backbone.'))
     result = torchvision.models.resnet50(weights=None).load_state_dict(weights, strict=False)
     assert sorted(result.missing_keys) == ['fc.bias', 'fc.weight']
@@ -115,19 +115,19 @@ def test_extracted_backbone_loads_into_torchvision_resnet50(moco50):
 
 def test_extract_backbone_takes_bare_state_dicts_and_other_prefixes(moco50):
     state_dict, _ = moco50
-    weights = extract_tool.extract_backbone(state_dict, prefix='momentum_backbone')
+    weights = converters.extract_backbone(state_dict, prefix='momentum_backbone')
     assert_same_tensors(weights, backbone_of(state_dict, 'momentum_backbone.'))
 
 
 def test_extract_backbone_refuses_inputs_without_backbone_keys():
     official = official_moco_checkpoint(queue_len=8)
     with pytest.raises(ValueError, match='from_official_moco.py') as error:
-        extract_tool.extract_backbone(official, source='moco_v2_800ep.pth.tar')
+        converters.extract_backbone(official, source='moco_v2_800ep.pth.tar')
     assert 'moco_v2_800ep.pth.tar' in str(error.value)
     assert "'module.encoder_q'" in str(error.value)
     with pytest.raises(ValueError, match=r"found the prefixes \['encoder', 'head'\]"):
-        extract_tool.extract_backbone({'encoder.conv1.weight': torch.zeros(1),
-                                       'head.fc.weight': torch.zeros(1)})
+        converters.extract_backbone({'encoder.conv1.weight': torch.zeros(1),
+                                     'head.fc.weight': torch.zeros(1)})
 
 
 def test_cli_refuses_to_overwrite_without_force(moco18_checkpoint, tmp_path, monkeypatch,
@@ -155,7 +155,7 @@ def test_a_failed_write_keeps_the_existing_file(tmp_path):
         raise RuntimeError('disk full')
 
     with pytest.raises(RuntimeError, match='disk full'):
-        extract_tool.write_atomically(str(output), fail, force=True)
+        converters.write_atomically(str(output), fail, force=True)
     assert output.read_bytes() == b'earlier result'
     assert files_in(str(tmp_path)) == ['out.pth']
 
@@ -185,21 +185,21 @@ def test_official_moco_checkpoint_converts_to_a_loadable_moco(tmp_path):
                              if not k.startswith('fc.')})
         assert torch.equal(neck.mlp[2].weight, original[f'{prefix}fc.2.weight'])
 
-    weights = extract_tool.extract_backbone(converted)
+    weights = converters.extract_backbone(converted)
     assert_same_tensors(weights, model.backbone.state_dict())
 
 
 def test_official_keys_of_moco_v1_and_unknown_keys():
-    assert official_tool.encoder_key('module.encoder_k.fc.bias') == 'momentum_neck.fc.bias'
-    assert official_tool.encoder_key('module.encoder_q.fc.0.weight') == 'neck.mlp.0.weight'
-    assert (official_tool.encoder_key('module.encoder_q.layer1.0.bn1.running_var')
+    assert converters.encoder_key('module.encoder_k.fc.bias') == 'momentum_neck.fc.bias'
+    assert converters.encoder_key('module.encoder_q.fc.0.weight') == 'neck.mlp.0.weight'
+    assert (converters.encoder_key('module.encoder_q.layer1.0.bn1.running_var')
             == 'backbone.layer1.0.bn1.running_var')
     with pytest.raises(ValueError, match="'in.pth': unexpected projection head key 'fc.1"):
-        official_tool.convert_official_moco(
+        converters.convert_official_moco(
             {'module.encoder_q.fc.1.weight': torch.zeros(1)}, source="'in.pth'")
     with pytest.raises(ValueError, match='unexpected key'):
-        official_tool.convert_official_moco({'module.encoder_q.conv1.weight': torch.zeros(1),
-                                             'module.predictor.weight': torch.zeros(1)})
+        converters.convert_official_moco({'module.encoder_q.conv1.weight': torch.zeros(1),
+                                          'module.predictor.weight': torch.zeros(1)})
 
 
 def test_official_converter_refuses_other_checkpoints(moco50):
@@ -208,7 +208,7 @@ def test_official_converter_refuses_other_checkpoints(moco50):
                        r"or module.base_encoder.\* \(MoCo v3\) keys; expected a "
                        r"facebookresearch/moco or moco-v3 checkpoint, found the prefixes "
                        r"\['backbone', 'momentum_backbone', 'momentum_neck', 'neck', 'queue'\]"):
-        official_tool.convert_official_moco(state_dict, source='mmmoco.pth')
+        converters.convert_official_moco(state_dict, source='mmmoco.pth')
 
 
 # ---------------------------------------------------------------- to_detectron2
@@ -216,8 +216,8 @@ def test_official_converter_refuses_other_checkpoints(moco50):
 
 def test_detectron2_keys_and_values(moco50):
     state_dict, _ = moco50
-    weights = detectron2_tool.resnet_weights(dict(state_dict=state_dict), 'moco.pth')
-    converted = detectron2_tool.convert_to_detectron2(weights)
+    weights = converters.resnet_weights(dict(state_dict=state_dict), 'moco.pth')
+    converted = converters.convert_to_detectron2(weights)
     assert converted['__author__'] == 'MOCO' and converted['matching_heuristics'] is True
     model = converted['model']
     expected = {
@@ -238,15 +238,15 @@ def test_detectron2_keys_and_values(moco50):
 
 def test_detectron2_converter_refuses_non_resnet_input():
     with pytest.raises(ValueError, match=r"x.pth holds no ResNet weights.*\['encoder'\]"):
-        detectron2_tool.resnet_weights({'encoder.conv1.weight': torch.zeros(1)}, 'x.pth')
+        converters.resnet_weights({'encoder.conv1.weight': torch.zeros(1)}, 'x.pth')
     with pytest.raises(ValueError, match=r"x.pth lacks the ResNet keys \['layer4.0.conv1"):
-        detectron2_tool.resnet_weights(
-            {'backbone.' + k: torch.zeros(1) for k in detectron2_tool.REQUIRED_KEYS[:-1]},
+        converters.resnet_weights(
+            {'backbone.' + k: torch.zeros(1) for k in converters.RESNET_REQUIRED_KEYS[:-1]},
             'x.pth')
     with pytest.raises(ValueError, match=r"x.pth: 2 keys are not ResNet backbone keys, "
                        r"e.g. \['fc.weight', 'fc.bias'\]"):
-        detectron2_tool.convert_to_detectron2(torchvision.models.resnet18().state_dict(),
-                                              'x.pth')
+        converters.convert_to_detectron2(torchvision.models.resnet18().state_dict(),
+                                         'x.pth')
 
 
 def test_extract_then_detectron2_command_lines(moco50, tmp_path):
@@ -268,7 +268,7 @@ def test_extracted_backbone_loads_into_mmdet_resnet50(moco50):
     pytest.importorskip('mmdet')
     from mmdet.models.backbones import ResNet
     state_dict, _ = moco50
-    weights = extract_tool.extract_backbone(state_dict)
+    weights = converters.extract_backbone(state_dict)
     result = ResNet(depth=50).load_state_dict(weights, strict=True)
     assert result.missing_keys == [] and result.unexpected_keys == []
 
@@ -388,36 +388,36 @@ def test_official_mocov3_checkpoint_converts_to_a_loadable_mocov3(arch, tmp_path
     assert_same_tensors(model.predictor.mlp.state_dict(),
                         backbone_of(original, 'module.predictor.'))
 
-    weights = extract_tool.extract_backbone(converted)
+    weights = converters.extract_backbone(converted)
     assert_same_tensors(weights, model.backbone.state_dict())
 
 
 def test_mocov3_keys_and_unknown_keys():
-    assert official_tool.mocov3_key('module.base_encoder.head.7.running_var') == \
+    assert converters.mocov3_key('module.base_encoder.head.7.running_var') == \
         'neck.mlp.7.running_var'
-    assert official_tool.mocov3_key('module.momentum_encoder.fc.4.num_batches_tracked') == \
+    assert converters.mocov3_key('module.momentum_encoder.fc.4.num_batches_tracked') == \
         'momentum_neck.mlp.4.num_batches_tracked'
-    assert official_tool.mocov3_key('module.predictor.3.weight') == 'predictor.mlp.3.weight'
-    assert official_tool.mocov3_key('module.base_encoder.blocks.1.mlp.fc1.bias') == \
+    assert converters.mocov3_key('module.predictor.3.weight') == 'predictor.mlp.3.weight'
+    assert converters.mocov3_key('module.base_encoder.blocks.1.mlp.fc1.bias') == \
         'backbone.blocks.1.mlp.fc1.bias'
-    assert official_tool.mocov3_key('module.momentum_encoder.layer4.1.bn2.weight') == \
+    assert converters.mocov3_key('module.momentum_encoder.layer4.1.bn2.weight') == \
         'momentum_backbone.layer4.1.bn2.weight'
     with pytest.raises(ValueError, match="v3.pth: unexpected predictor key 'weight'"):
-        official_tool.convert_official_moco({'module.base_encoder.cls_token': torch.zeros(1),
-                                             'module.predictor.weight': torch.zeros(1)},
-                                            source='v3.pth')
+        converters.convert_official_moco({'module.base_encoder.cls_token': torch.zeros(1),
+                                          'module.predictor.weight': torch.zeros(1)},
+                                         source='v3.pth')
     with pytest.raises(ValueError, match="unexpected projector \\(fc/head\\) key '0.scale'"):
-        official_tool.mocov3_key('module.base_encoder.head.0.scale')
+        converters.mocov3_key('module.base_encoder.head.0.scale')
     with pytest.raises(ValueError, match="unexpected key 'module.encoder_k.conv1.weight'"):
-        official_tool.convert_official_moco({'module.base_encoder.conv1.weight': torch.zeros(1),
-                                             'module.encoder_k.conv1.weight': torch.zeros(1)})
+        converters.convert_official_moco({'module.base_encoder.conv1.weight': torch.zeros(1),
+                                          'module.encoder_k.conv1.weight': torch.zeros(1)})
 
 
 def test_extract_backbone_points_official_v3_checkpoints_to_the_converter():
     with pytest.raises(ValueError, match='module.base_encoder keys mark a '
                        'facebookresearch/moco-v3 checkpoint: convert it first with '
                        'tools/model_converters/from_official_moco.py'):
-        extract_tool.extract_backbone(official_mocov3_checkpoint('resnet'), source='r-50.pth')
+        converters.extract_backbone(official_mocov3_checkpoint('resnet'), source='r-50.pth')
 
 
 def test_vit_round_trip_to_timm_from_every_input_kind(tmp_path, monkeypatch, capsys):
@@ -425,14 +425,14 @@ def test_vit_round_trip_to_timm_from_every_input_kind(tmp_path, monkeypatch, cap
     import timm
     official = official_mocov3_checkpoint('vit')
     model = build_mocov3('vit')
-    converted = dict(state_dict=official_tool.convert_official_moco(official['state_dict']),
+    converted = dict(state_dict=converters.convert_official_moco(official['state_dict']),
                      meta=dict(epoch=300))
     model.load_state_dict(converted['state_dict'], strict=True)
     expected = model.backbone.state_dict()
-    extracted = extract_tool.extract_backbone(converted)
+    extracted = converters.extract_backbone(converted)
     for checkpoint in (converted, dict(state_dict=extracted), official):
-        assert_same_tensors(timm_tool.vit_weights(checkpoint), expected)
-    momentum = timm_tool.vit_weights(converted, prefix='momentum_backbone')
+        assert_same_tensors(converters.vit_weights(checkpoint), expected)
+    momentum = converters.vit_weights(converted, prefix='momentum_backbone')
     assert_same_tensors(momentum, model.momentum_backbone.state_dict())
 
     source = str(tmp_path / 'mocov3_vit.pth')
@@ -457,7 +457,7 @@ def test_vit_small_and_base_exports_load_strictly_into_timm(tmp_path):
         backbone = VisionTransformer(arch=arch).state_dict()
         checkpoint = dict(state_dict={**{f'backbone.{k}': v for k, v in backbone.items()},
                                       'neck.mlp.0.weight': torch.zeros(2, 2)})
-        weights = timm_tool.vit_weights(checkpoint, source=f'vit-{arch}.pth')
+        weights = converters.vit_weights(checkpoint, source=f'vit-{arch}.pth')
         headless = timm.create_model(timm_name, pretrained=False, num_classes=0)
         headless.load_state_dict(weights, strict=True)
         if arch == 'small':
@@ -470,9 +470,9 @@ def test_vit_small_and_base_exports_load_strictly_into_timm(tmp_path):
 def test_timm_export_refuses_non_vit_inputs(moco18_checkpoint):
     with pytest.raises(ValueError, match=r"r18.pth is not a ViT backbone with timm key names: "
                        r"missing \['cls_token', 'pos_embed'"):
-        timm_tool.vit_weights(load_checkpoint_file(moco18_checkpoint), source='r18.pth')
+        converters.vit_weights(load_checkpoint_file(moco18_checkpoint), source='r18.pth')
     with pytest.raises(ValueError, match=r"x.pth holds no ViT weights.*\['encoder'\]"):
-        timm_tool.vit_weights({'encoder.cls_token': torch.zeros(1)}, source='x.pth')
+        converters.vit_weights({'encoder.cls_token': torch.zeros(1)}, source='x.pth')
     with pytest.raises(ValueError, match=r"1 other keys \['head.weight'\]"):
-        timm_tool.vit_weights({**{k: torch.zeros(1) for k in timm_tool.REQUIRED_KEYS},
-                               'head.weight': torch.zeros(1)})
+        converters.vit_weights({**{k: torch.zeros(1) for k in converters.VIT_REQUIRED_KEYS},
+                                'head.weight': torch.zeros(1)})

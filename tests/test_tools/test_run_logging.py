@@ -46,10 +46,10 @@ def monitored_run(fashion_mnist, tmp_path_factory):
     config.write_text(f'_base_ = [{EXAMPLE!r}, {TENSORBOARD!r}]\n')
     work_dir = str(folder / 'work')
     options = [f'train_dataloader.dataset.data_root={fashion_mnist}',
-               *[f'custom_hooks.2.{loader}.{key}'
+               *[f'custom_hooks.0.{loader}.{key}'
                  for loader in ('bank_dataloader', 'query_dataloader')
                  for key in (f'dataset.data_root={fashion_mnist}', 'num_workers=0')],
-               'custom_hooks.2.interval=1', 'train_cfg.max_epochs=2',
+               'custom_hooks.0.interval=1', 'train_cfg.max_epochs=2',
                'train_dataloader.batch_size=10', 'train_dataloader.num_workers=0',
                'model.queue.queue_len=40', 'default_hooks.logger.interval=1']
     out = run([sys.executable, 'tools/train.py', str(config), '--work-dir', work_dir,

@@ -1,5 +1,5 @@
 """Helpers of the transfer tests: real labelme-examples data laid out as each benchmark config
-expects, CPU-sized copies of the configs, and running the wrappers.
+expects, CPU-sized copies of the configs, and running the wrapper.
 
 The configs stay as they are (SyncBN, full image sizes, 24k iterations, ...); the tests write
 a shrunk copy: SyncBN becomes BN (torch's SyncBatchNorm needs CUDA under DDP), images are
@@ -350,13 +350,12 @@ def write_config(cfg: dict, path: str) -> str:
     return path
 
 
-def run_wrapper(tool: str, config: str, pretrain: str, work_dir: str, gpus: int = 1,
+def run_wrapper(config: str, pretrain: str, work_dir: str, gpus: int = 1,
                 extra: Optional[List[str]] = None) -> subprocess.CompletedProcess:
-    """Run ``tools/benchmarks/<tool>/train.sh`` in a subprocess (one thread per process).
+    """Run ``tools/benchmarks/downstream_train.sh`` in a subprocess (one thread per process).
 
     Args:
-        tool: ``'mmdetection'`` or ``'mmsegmentation'``.
-        config: The config file.
+        config: The config file (mmdet or mmseg).
         pretrain: The pretrained file.
         work_dir: The work dir.
         gpus: Number of processes (gloo DDP on CPU when > 1).
@@ -366,8 +365,8 @@ def run_wrapper(tool: str, config: str, pretrain: str, work_dir: str, gpus: int 
         The finished process, with its output captured.
     """
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable, PORT=str(free_port()))
-    cmd = ['bash', osp.join(ROOT, 'tools', 'benchmarks', tool, 'train.sh'), config, pretrain,
-           str(gpus), '--work-dir', work_dir, *(extra or [])]
+    cmd = ['bash', osp.join(ROOT, 'tools', 'benchmarks', 'downstream_train.sh'), config,
+           pretrain, str(gpus), '--work-dir', work_dir, *(extra or [])]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
 
 

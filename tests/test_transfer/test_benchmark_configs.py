@@ -11,12 +11,12 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
 
+from mmmoco.apis.transfer import build_config, fill_pretrained
 from mmmoco.models.backbones import ResNet
-from mmmoco.apis.transfer import (build_config, check_pretrained_coverage, fill_pretrained,
-                                   load_pretrained_weights)
+from mmmoco.models.utils.pretrained import check_pretrained_coverage, load_pretrained_weights
 from .helpers import ROOT, walk
 
-sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks', 'mmdetection'))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
 from res5_extra_norm import ResLayerExtraNorm  # noqa: E402
 
 DETECTION = osp.join(ROOT, 'configs', 'benchmarks', 'mmdetection')
@@ -176,12 +176,16 @@ def test_fill_pretrained_leaves_set_checkpoints_alone():
     assert model['heads'][1]['init_cfg']['checkpoint'] == 'other.pth'
 
 
-def test_wrapper_names_the_right_wrapper_for_another_codebase():
-    args = argparse.Namespace(config=VOC, cfg_options=None, work_dir=None, amp=False,
-                              resume=None, launcher='none')
-    with pytest.raises(SystemExit, match="has default_scope='mmdet', but "
-                       'tools/benchmarks/mmsegmentation/train.sh runs .* use '
-                       'tools/benchmarks/mmdetection/train.sh'):
-        build_config(args, 'mmseg')
-    assert build_config(args, 'mmdet').work_dir == \
+def test_wrapper_takes_the_codebase_from_the_config():
+    def args(config: str) -> argparse.Namespace:
+        return argparse.Namespace(config=config, cfg_options=None, work_dir=None, amp=False,
+                                  resume=None, launcher='none')
+
+    assert build_config(args(VOC)).work_dir == \
         './work_dirs/mmdetection/faster-rcnn_r50-c4_8xb2-24k_voc0712'
+    segmentation = osp.join(SEGMENTATION, 'voc12aug', 'fcn_r50-d8_4xb4-20k_voc12aug-512x512.py')
+    assert build_config(args(segmentation)).work_dir == \
+        './work_dirs/mmsegmentation/fcn_r50-d8_4xb4-20k_voc12aug-512x512'
+    with pytest.raises(SystemExit, match="has default_scope='mmmoco', but "
+                       'tools/benchmarks/downstream_train.sh runs mmdet and mmseg configs'):
+        build_config(args(osp.join(ROOT, 'configs', 'mocov2_r50_8xb32.py')))

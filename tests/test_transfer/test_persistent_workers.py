@@ -1,4 +1,4 @@
-"""The transfer wrappers turn off the libraries' persistent_workers when num_workers=0."""
+"""The transfer wrapper turns off the libraries' persistent_workers when num_workers=0."""
 import argparse
 import os.path as osp
 
@@ -34,6 +34,6 @@ def test_wrapper_config_with_num_workers_0_builds_a_loader_pytorch_accepts(tmp_p
         cfg_options={'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0})
     source = Config.fromfile(SEG_CONFIG)
     assert source.train_dataloader.persistent_workers is True
-    cfg = build_config(args, 'mmseg')
+    cfg = build_config(args)
     assert cfg.train_dataloader.persistent_workers is False
     assert cfg.val_dataloader.persistent_workers is False

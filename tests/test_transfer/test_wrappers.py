@@ -1,5 +1,5 @@
 """End to end on CPU: every benchmark config family, shrunk (BN instead of SyncBN, ~128-px
-images, a couple of iterations), fine-tuned through its wrapper from the backbone of a short
+images, a couple of iterations), fine-tuned through the wrapper from the backbone of a short
 real mmmoco pretraining on real VOC/COCO images, then evaluated on the same images.
 
 There is no Cityscapes data offline: the Cityscapes configs run on the labelme images laid out
@@ -21,8 +21,8 @@ CONFIGS = osp.join(ROOT, 'configs', 'benchmarks')
 COCO_METRICS = ('coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/segm_mAP')
 C4_MODULES = ('model.backbone', 'model.roi_head.shared_head')
 
-#: tool, config, dataset fixture, the config's data root, metrics, modules loading the
-#: pretrained file, pretrained fixture, processes.
+#: codebase folder, config, dataset fixture, the config's data root, metrics, modules loading
+#: the pretrained file, pretrained fixture, processes.
 CASES = [
     ('mmdetection', 'voc0712/faster-rcnn_r50-c4_8xb2-24k_voc0712.py', 'voc_detection_root',
      'data/VOCdevkit', ('pascal_voc/mAP', 'pascal_voc/AP50', 'pascal_voc/AP75'), C4_MODULES,
@@ -55,16 +55,16 @@ def without_cityscapes_metric(cfg: dict) -> None:
             cfg[key] = [e for e in cfg[key] if e['type'] != 'CityScapesMetric']
 
 
-@pytest.mark.parametrize('tool,config,data,data_root,metrics,modules,pretrain,gpus', CASES,
+@pytest.mark.parametrize('codebase,config,data,data_root,metrics,modules,pretrain,gpus', CASES,
                          ids=[osp.basename(case[1])[:-3] for case in CASES])
-def test_wrapper_fine_tunes_and_evaluates(tool, config, data, data_root, metrics, modules,
+def test_wrapper_fine_tunes_and_evaluates(codebase, config, data, data_root, metrics, modules,
                                           pretrain, gpus, request, tmp_path):
-    cfg = tiny_config(osp.join(CONFIGS, tool, config), data_root,
+    cfg = tiny_config(osp.join(CONFIGS, codebase, config), data_root,
                       request.getfixturevalue(data).rstrip('/'))
     without_cityscapes_metric(cfg)
     pretrain_file = request.getfixturevalue(pretrain)
     work_dir = str(tmp_path / 'work')
-    output = succeeded(run_wrapper(tool, write_config(cfg, str(tmp_path / 'tiny.py')),
+    output = succeeded(run_wrapper(write_config(cfg, str(tmp_path / 'tiny.py')),
                                    pretrain_file, work_dir, gpus=gpus))
     logged = logged_metrics(work_dir)
     assert set(metrics) <= set(logged), (sorted(logged), output[-3000:])
@@ -93,7 +93,7 @@ def test_wrapper_refuses_a_backbone_missing_weights(moco_backbone, tmp_path):
     partial_backbone(moco_backbone, partial)
     config = osp.join(CONFIGS, 'mmdetection', 'voc0712',
                       'faster-rcnn_r50-c4_8xb2-24k_voc0712.py')
-    result = run_wrapper('mmdetection', config, partial, str(tmp_path / 'work'))
+    result = run_wrapper(config, partial, str(tmp_path / 'work'))
     assert result.returncode != 0
     assert f'pretrained file {partial} does not fit model.backbone, ' \
            'model.roi_head.shared_head: 2 weights are missing' in result.stderr
@@ -107,6 +107,6 @@ def test_wrapper_refuses_a_missing_pretrain_file(tmp_path):
     config = osp.join(CONFIGS, 'mmsegmentation', 'voc12aug',
                       'fcn_r50-d8_4xb4-20k_voc12aug-512x512.py')
     missing = str(tmp_path / 'nothing.pth')
-    result = run_wrapper('mmsegmentation', config, missing, str(tmp_path / 'work'))
+    result = run_wrapper(config, missing, str(tmp_path / 'work'))
     assert result.returncode == 2
     assert f"pretrain checkpoint '{missing}' not found" in result.stderr

@@ -6,6 +6,8 @@
 # CPU runs use plain BN.
 model = dict(
     type='MoCoV3',
+    # momentum from 0.99 to 1 along a half-cosine per step (moco-v3 --moco-m 0.99 --moco-m-cos)
+    momentum=dict(start=0.99, end=1.0),
     data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=(123.675, 116.28, 103.53),
                            std=(58.395, 57.12, 57.375)),
     backbone=dict(type='ResNet', depth=50, out_indices=(3, ), norm_cfg=dict(type='SyncBN'),

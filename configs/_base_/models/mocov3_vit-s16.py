@@ -5,6 +5,8 @@
 # MoCo_ViT builds its predictor with the default last_bn=True), tau 0.2, loss scaled by 2 * tau.
 model = dict(
     type='MoCoV3',
+    # momentum from 0.99 to 1 along a half-cosine per step (moco-v3 --moco-m 0.99 --moco-m-cos)
+    momentum=dict(start=0.99, end=1.0),
     data_preprocessor=dict(type='SelfSupDataPreprocessor', mean=(123.675, 116.28, 103.53),
                            std=(58.395, 57.12, 57.375)),
     # arch as a dict (ViT-Small, the same as arch='small') so that --cfg-options can shrink it:

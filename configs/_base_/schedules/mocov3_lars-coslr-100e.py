@@ -17,6 +17,6 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, T_max=max_epochs - warmup_epochs,
          begin=warmup_epochs, end=max_epochs, eta_min=0.0, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs)
+train_cfg = dict(type='ExactResumeEpochBasedTrainLoop', max_epochs=max_epochs)
 # lr is per 256 images; the runner multiplies it by total batch / 256 (main_moco.py does too).
 auto_scale_lr = dict(base_batch_size=256, enable=True)

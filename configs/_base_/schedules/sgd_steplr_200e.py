@@ -7,6 +7,6 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, milestones=[120, 160], gamma=0.1),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
+train_cfg = dict(type='ExactResumeEpochBasedTrainLoop', max_epochs=200)
 # lr 0.03 is for a total batch of 256 (8 GPUs x 32); --auto-scale-lr rescales it linearly.
 auto_scale_lr = dict(base_batch_size=256, enable=False)

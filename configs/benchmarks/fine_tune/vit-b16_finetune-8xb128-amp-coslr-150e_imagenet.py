@@ -57,10 +57,9 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, T_max=max_epochs - warmup_epochs,
          begin=warmup_epochs, end=max_epochs, eta_min=1e-5, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
+train_cfg = dict(type='ExactResumeEpochBasedTrainLoop', max_epochs=max_epochs, val_interval=10)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=2, save_best='auto'))
-custom_hooks = [dict(type='RandomStateHook')]
 # DeiT scales its lr 5e-4 by total batch / 512.
 auto_scale_lr = dict(base_batch_size=512, enable=True)

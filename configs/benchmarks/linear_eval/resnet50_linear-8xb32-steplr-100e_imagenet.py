@@ -21,9 +21,8 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, milestones=[60, 80], gamma=0.1),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=10)
+train_cfg = dict(type='ExactResumeEpochBasedTrainLoop', max_epochs=100, val_interval=10)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=2, save_best='auto'))
-custom_hooks = [dict(type='RandomStateHook')]
 auto_scale_lr = dict(base_batch_size=256, enable=False)

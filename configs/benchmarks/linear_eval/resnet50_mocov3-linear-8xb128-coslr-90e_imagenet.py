@@ -28,10 +28,9 @@ optim_wrapper = dict(
 param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, T_max=90, begin=0, end=90, eta_min=0.0),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=90, val_interval=10)
+train_cfg = dict(type='ExactResumeEpochBasedTrainLoop', max_epochs=90, val_interval=10)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=2, save_best='auto'))
-custom_hooks = [dict(type='RandomStateHook')]
 # lr is per 256 images; the runner multiplies it by total batch / 256 (main_lincls.py does too).
 auto_scale_lr = dict(base_batch_size=256, enable=True)

@@ -7,7 +7,7 @@ import numpy as np
 
 from mmmoco.registry import TRANSFORMS
 from .base import BaseTransform
-from .checks import check_positive_range, check_prob, check_size
+from mmmoco.utils.checks import check_positive_range, check_prob, check_size
 
 _INTERPOLATIONS = {
     'nearest': cv2.INTER_NEAREST,
@@ -53,9 +53,9 @@ class RandomResizedCrop(BaseTransform):
                  scale: Sequence[float] = (0.2, 1.0),
                  ratio: Sequence[float] = (3 / 4, 4 / 3),
                  interpolation: str = 'bilinear') -> None:
-        self.size = check_size('RandomResizedCrop', size)
-        self.scale = check_positive_range('RandomResizedCrop', 'scale', scale)
-        self.ratio = check_positive_range('RandomResizedCrop', 'ratio', ratio)
+        self.size = check_size(size, 'RandomResizedCrop: size')
+        self.scale = check_positive_range(scale, 'RandomResizedCrop: scale')
+        self.ratio = check_positive_range(ratio, 'RandomResizedCrop: ratio')
         self.interpolation = _check_interpolation('RandomResizedCrop', interpolation)
 
     def crop_box(self, height: int, width: int) -> Tuple[int, int, int, int]:
@@ -116,7 +116,7 @@ class Resize(BaseTransform):
     """
 
     def __init__(self, size: Union[int, Sequence[int]], interpolation: str = 'bilinear') -> None:
-        check_size('Resize', size)
+        check_size(size, 'Resize: size')
         self.size = size if isinstance(size, int) else tuple(size)
         self.interpolation = _check_interpolation('Resize', interpolation)
 
@@ -161,7 +161,7 @@ class CenterCrop(BaseTransform):
     """
 
     def __init__(self, size: Union[int, Sequence[int]]) -> None:
-        self.size = check_size('CenterCrop', size)
+        self.size = check_size(size, 'CenterCrop: size')
 
     def transform(self, results: dict) -> dict:
         """Crop ``results['img']``.
@@ -197,7 +197,7 @@ class RandomFlip(BaseTransform):
     _FLIP_CODES = {'horizontal': 1, 'vertical': 0}
 
     def __init__(self, prob: float = 0.5, direction: str = 'horizontal') -> None:
-        self.prob = check_prob('RandomFlip', prob)
+        self.prob = check_prob(prob, 'RandomFlip: prob')
         if direction not in self._FLIP_CODES:
             raise ValueError(f"RandomFlip: direction must be 'horizontal' or 'vertical', "
                              f'got {direction!r}')

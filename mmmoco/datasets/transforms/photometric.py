@@ -1,14 +1,42 @@
-"""Photometric transforms: colour jitter, random grayscale, Gaussian blur and solarization."""
-import math
+"""Photometric transforms: colour jitter, random grayscale, Gaussian blur and solarization.
+
+They draw their parameters on ``np.random`` and apply the formulas of
+:mod:`mmmoco.utils.image_ops` (shared with the batched ones of :mod:`mmmoco.models.augment`) to
+the HWC uint8 image viewed as a CHW tensor, without copying it.
+"""
 from typing import Callable, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
+import torch
 
 from mmmoco.registry import TRANSFORMS
+from mmmoco.utils import image_ops
+from mmmoco.utils.checks import check_non_negative, check_positive_range, check_prob
 from .base import BaseTransform
-from .checks import check_non_negative, check_positive_range, check_prob
-from .color import adjust_brightness, adjust_contrast, adjust_hue, adjust_saturation, to_gray_rgb
+
+
+def _as_tensor(img: np.ndarray) -> torch.Tensor:
+    """View an HWC image as a CHW tensor sharing its memory (copied only if not contiguous).
+
+    Args:
+        img: An HWC image.
+
+    Returns:
+        The (C, H, W) tensor.
+    """
+    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
+
+
+def _as_array(x: torch.Tensor) -> np.ndarray:
+    """The HWC array of a CHW image tensor (copied only if its memory is not HWC already).
+
+    Args:
+        x: A (C, H, W) CPU tensor.
+
+    Returns:
+        The contiguous (H, W, C) array.
+    """
+    return np.ascontiguousarray(x.permute(1, 2, 0).numpy())
 
 
 @TRANSFORMS.register_module()
@@ -31,13 +59,13 @@ class ColorJitter(BaseTransform):
 
     def __init__(self, brightness: float = 0., contrast: float = 0., saturation: float = 0.,
                  hue: float = 0., prob: float = 1.0) -> None:
-        self.brightness = check_non_negative('ColorJitter', 'brightness', brightness)
-        self.contrast = check_non_negative('ColorJitter', 'contrast', contrast)
-        self.saturation = check_non_negative('ColorJitter', 'saturation', saturation)
-        self.hue = check_non_negative('ColorJitter', 'hue', hue)
+        self.brightness = check_non_negative(brightness, 'ColorJitter: brightness')
+        self.contrast = check_non_negative(contrast, 'ColorJitter: contrast')
+        self.saturation = check_non_negative(saturation, 'ColorJitter: saturation')
+        self.hue = check_non_negative(hue, 'ColorJitter: hue')
         if self.hue > 0.5:
             raise ValueError(f'ColorJitter: hue must be in [0, 0.5], got {hue!r}')
-        self.prob = check_prob('ColorJitter', prob)
+        self.prob = check_prob(prob, 'ColorJitter: prob')
 
     def sample_adjustments(self) -> List[Optional[Tuple[Callable, float]]]:
         """Draw the factors of the enabled adjustments.
@@ -46,11 +74,12 @@ class ColorJitter(BaseTransform):
             For brightness, contrast, saturation and hue in that order, the adjustment
             function with its factor, or ``None`` where disabled.
         """
-        scaled = ((adjust_brightness, self.brightness), (adjust_contrast, self.contrast),
-                  (adjust_saturation, self.saturation))
+        scaled = ((image_ops.adjust_brightness, self.brightness),
+                  (image_ops.adjust_contrast, self.contrast),
+                  (image_ops.adjust_saturation, self.saturation))
         adjustments = [(fn, np.random.uniform(max(0., 1 - value), 1 + value)) if value > 0
                        else None for fn, value in scaled]
-        adjustments.append((adjust_hue, np.random.uniform(-self.hue, self.hue))
+        adjustments.append((image_ops.adjust_hue, np.random.uniform(-self.hue, self.hue))
                            if self.hue > 0 else None)
         return adjustments
 
@@ -67,12 +96,13 @@ class ColorJitter(BaseTransform):
             return results
         order = np.random.permutation(4)
         adjustments = self.sample_adjustments()
-        img = results['img']
+        # one conversion to float for the chain: every step rounds as a uint8 result would
+        img = _as_tensor(results['img']).float()
         for index in order:
             if adjustments[index] is not None:
                 adjust, factor = adjustments[index]
                 img = adjust(img, factor)
-        results['img'] = img
+        results['img'] = _as_array(img.to(torch.uint8))
         return results
 
 
@@ -85,7 +115,7 @@ class RandomGrayscale(BaseTransform):
     """
 
     def __init__(self, prob: float = 0.2) -> None:
-        self.prob = check_prob('RandomGrayscale', prob)
+        self.prob = check_prob(prob, 'RandomGrayscale: prob')
 
     def transform(self, results: dict) -> dict:
         """Maybe convert ``results['img']`` to grayscale.
@@ -97,7 +127,7 @@ class RandomGrayscale(BaseTransform):
             The sample, grayscale with probability ``prob``.
         """
         if np.random.rand() < self.prob:
-            results['img'] = to_gray_rgb(results['img'])
+            results['img'] = _as_array(image_ops.grayscale(_as_tensor(results['img'])))
         return results
 
 
@@ -113,8 +143,8 @@ class GaussianBlur(BaseTransform):
 
     def __init__(self, sigma: Sequence[float] = (0.1, 2.0), prob: float = 0.5,
                  kernel_size: Optional[int] = None) -> None:
-        self.sigma = check_positive_range('GaussianBlur', 'sigma', sigma)
-        self.prob = check_prob('GaussianBlur', prob)
+        self.sigma = check_positive_range(sigma, 'GaussianBlur: sigma')
+        self.prob = check_prob(prob, 'GaussianBlur: prob')
         if kernel_size is not None and (not isinstance(kernel_size, int) or kernel_size < 1
                                         or kernel_size % 2 == 0):
             raise ValueError(f'GaussianBlur: kernel_size must be None or a positive odd int, '
@@ -133,9 +163,10 @@ class GaussianBlur(BaseTransform):
         if np.random.rand() >= self.prob:
             return results
         sigma = np.random.uniform(*self.sigma)
-        size = self.kernel_size or 2 * math.ceil(3 * sigma) + 1
-        results['img'] = cv2.GaussianBlur(results['img'], (size, size), sigmaX=sigma,
-                                          sigmaY=sigma)
+        kernel = image_ops.gaussian_kernels(torch.tensor([sigma], dtype=torch.float64),
+                                            image_ops.max_radius(sigma, self.kernel_size),
+                                            self.kernel_size)
+        results['img'] = _as_array(image_ops.gaussian_blur(_as_tensor(results['img']), kernel))
         return results
 
 
@@ -160,7 +191,7 @@ class Solarize(BaseTransform):
                 or not 0 <= threshold <= 256):
             raise ValueError(f'Solarize: threshold must be an int in [0, 256], got {threshold!r}')
         self.threshold = threshold
-        self.prob = check_prob('Solarize', prob)
+        self.prob = check_prob(prob, 'Solarize: prob')
 
     def transform(self, results: dict) -> dict:
         """Maybe solarize ``results['img']``.
@@ -178,5 +209,5 @@ class Solarize(BaseTransform):
         if img.dtype != np.uint8:
             raise TypeError(f'Solarize: expected a uint8 image, got {img.dtype}')
         if np.random.rand() < self.prob:
-            results['img'] = np.where(img >= self.threshold, 255 - img, img)
+            results['img'] = _as_array(image_ops.solarize(_as_tensor(img), self.threshold))
         return results

@@ -5,7 +5,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
 
 from mmmoco.registry import HOOKS
-from mmmoco.utils.checkpoint import write_text_atomic
+from mmmoco.utils.atomic_write import write_text_atomic
 
 
 @HOOKS.register_module()

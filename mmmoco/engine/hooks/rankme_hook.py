@@ -8,9 +8,9 @@ from mmengine.model import is_model_wrapper
 from torch.utils.hooks import RemovableHandle
 
 from mmmoco.evaluation.rankme import effective_rank
-from mmmoco.models.necks.projection import pooled_features
-from mmmoco.models.utils import check_positive_int
+from mmmoco.models.utils.pooling import pooled_features
 from mmmoco.registry import HOOKS
+from mmmoco.utils.checks import check_positive_int
 from mmmoco.utils.distributed import all_gather_batches
 
 SCALAR_KEY = 'train/rankme'

@@ -1,18 +1,10 @@
 """LARS: SGD with momentum and a layer-wise trust ratio (You et al. 2017), as MoCo v3 uses it."""
-import math
 from typing import Callable, Iterable, Optional
 
 import torch
 
 from mmmoco.registry import OPTIMIZERS
-
-
-def _check_nonnegative(value: float, name: str) -> float:
-    """Return ``value`` if it is a finite number >= 0, else raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
-            math.isfinite(value) and value >= 0):
-        raise ValueError(f'LARS {name} must be a finite number >= 0, got {value!r}')
-    return float(value)
+from mmmoco.utils.checks import check_non_negative
 
 
 @OPTIMIZERS.register_module()
@@ -42,11 +34,11 @@ class LARS(torch.optim.Optimizer):
 
     def __init__(self, params: Iterable, lr: float = 0.0, momentum: float = 0.9,
                  weight_decay: float = 0.0, trust_coefficient: float = 0.001) -> None:
-        defaults = dict(lr=_check_nonnegative(lr, 'lr'),
-                        momentum=_check_nonnegative(momentum, 'momentum'),
-                        weight_decay=_check_nonnegative(weight_decay, 'weight_decay'),
-                        trust_coefficient=_check_nonnegative(trust_coefficient,
-                                                             'trust_coefficient'))
+        defaults = dict(lr=check_non_negative(lr, 'LARS lr'),
+                        momentum=check_non_negative(momentum, 'LARS momentum'),
+                        weight_decay=check_non_negative(weight_decay, 'LARS weight_decay'),
+                        trust_coefficient=check_non_negative(trust_coefficient,
+                                                             'LARS trust_coefficient'))
         if defaults['momentum'] >= 1:
             raise ValueError(f'LARS momentum must be < 1, got {momentum}')
         super().__init__(params, defaults)

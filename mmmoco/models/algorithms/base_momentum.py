@@ -1,5 +1,6 @@
 """Base of the models that keep a momentum (EMA) copy of some of their modules: MoCo v1/v2/v3."""
 import copy
+import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -7,6 +8,62 @@ from mmengine.model import BaseModel
 from torch import nn
 
 from mmmoco.models.utils import revert_sync_bn_without_cuda
+from mmmoco.utils.checks import check_unit_interval
+
+
+class MomentumSchedule:
+    """The momentum m of the EMA update ``k <- m * k + (1 - m) * q``, per optimizer step.
+
+    Constant ``start`` (MoCo v1/v2: 0.999), or, with ``end``, a half-cosine from ``start`` at
+    the first step to ``end`` at the last (MoCo v3, BYOL):
+    ``m_t = end - (end - start) * (cos(pi * t / T) + 1) / 2`` with t the number of iterations
+    done after this step and T the total.
+
+    Args:
+        start: The momentum of the first step, in [0, 1].
+        end: The momentum of the last step, in [0, 1], or None for a constant momentum.
+
+    Raises:
+        TypeError: If a value is not a number.
+        ValueError: If a value is outside [0, 1].
+    """
+
+    def __init__(self, start: float = 0.999, end: Optional[float] = None) -> None:
+        self.start = check_unit_interval(start, 'model.momentum.start')
+        self.end = None if end is None else check_unit_interval(end, 'model.momentum.end')
+
+    @classmethod
+    def from_config(cls, cfg) -> 'MomentumSchedule':
+        """Build from the model's ``momentum`` argument.
+
+        Args:
+            cfg: ``dict(start=..., end=...)`` (``end`` optional).
+
+        Returns:
+            The schedule.
+
+        Raises:
+            TypeError: If ``cfg`` is not a dict or has other keys.
+        """
+        if not isinstance(cfg, dict) or set(cfg) - {'start', 'end'}:
+            raise TypeError('model.momentum must be dict(start=..., end=...) (end optional: a '
+                            f'constant momentum), got {cfg!r}')
+        return cls(**cfg)
+
+    def at(self, iteration: int, max_iters: int) -> float:
+        """The momentum of the step taken at ``iteration`` (0-based).
+
+        Args:
+            iteration: Index of the iteration that just ran.
+            max_iters: Total number of training iterations.
+
+        Returns:
+            The momentum m.
+        """
+        if self.end is None:
+            return self.start
+        progress = min((iteration + 1) / max(max_iters, 1), 1.0)
+        return self.end - (self.end - self.start) * (math.cos(math.pi * progress) + 1) / 2
 
 
 class BaseMomentumModel(BaseModel):
@@ -15,22 +72,28 @@ class BaseMomentumModel(BaseModel):
     A subclass builds its modules (at least ``backbone``), then calls
     :meth:`add_momentum_copies` with the names of the online modules to copy (``'backbone'``
     becomes ``momentum_backbone``), and implements :meth:`loss`. The copies get no gradients;
-    :meth:`init_weights` makes them exact copies of the initialised online modules, and
-    :class:`~mmmoco.engine.hooks.MomentumUpdateHook` moves them towards the online modules
-    after each optimizer step through :meth:`momentum_pairs`. :meth:`forward` is mmengine's
-    entry point: ``mode='loss'`` trains, ``mode='tensor'`` returns the backbone's features.
+    :meth:`init_weights` makes them exact copies of the initialised online modules. The model
+    owns its momentum schedule (``momentum``, :class:`MomentumSchedule`);
+    :class:`~mmmoco.engine.hooks.MomentumUpdateHook`, a default hook of every run, reads it
+    and moves the copies towards the online modules after each optimizer step through
+    :meth:`momentum_pairs`. :meth:`forward` is mmengine's entry point: ``mode='loss'`` trains,
+    ``mode='tensor'`` returns the backbone's features.
 
     Args:
+        momentum: The schedule, ``dict(start=m)`` (constant) or ``dict(start=m0, end=m1)``
+            (half-cosine per step).
         data_preprocessor: Config of the data preprocessor (default
             ``SelfSupDataPreprocessor``).
         init_cfg: mmengine init config.
     """
 
-    def __init__(self, data_preprocessor: Optional[dict] = None,
+    def __init__(self, momentum: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='SelfSupDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        self.momentum_schedule = MomentumSchedule.from_config(
+            dict(start=0.999) if momentum is None else dict(momentum))
         self._momentum_names: List[str] = []
 
     def add_momentum_copies(self, *names: str) -> None:

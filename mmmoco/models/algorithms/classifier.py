@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from mmengine.model import BaseModel
 from torch import nn
 
-from mmmoco.evaluation.pretrained import load_pretrained_backbone
-from mmmoco.models.necks.projection import pooled_features
+from mmmoco.models.utils.pooling import pooled_features
+from mmmoco.models.utils.pretrained import load_pretrained_backbone
 from mmmoco.registry import MODELS
 from mmmoco.structures import DataSample
 

@@ -5,11 +5,12 @@ import torch
 import torch.nn.functional as F
 from mmengine.logging import print_log
 
-from mmmoco.models.utils import (autocast_off, check_embedding_dims, check_positive_int,
-                                 convert_to_split_bn, float32_head, sync_bn_modules)
+from mmmoco.models.utils import (autocast_off, convert_to_split_bn, float32_head,
+                                 sync_bn_modules)
 from mmmoco.models.utils.multi_crop import check_views, embed_by_resolution, view_pairs
 from mmmoco.registry import MODELS
 from mmmoco.structures import DataSample
+from mmmoco.utils.checks import check_embedding_dims, check_positive_int
 from mmmoco.utils.distributed import is_distributed, shuffle_batch, unshuffle_batch
 
 from .base_momentum import BaseMomentumModel
@@ -63,8 +64,8 @@ class MoCo(BaseMomentumModel):
     """Momentum Contrast: a query encoder trained by InfoNCE against a momentum key encoder.
 
     The query encoder is ``backbone`` + ``neck``; the key (momentum) encoder is a copy of both
-    that gets no gradients and is moved towards the query encoder by
-    :class:`~mmmoco.engine.hooks.MomentumUpdateHook` after each optimizer step. The logits of a
+    that gets no gradients and is moved towards the query encoder after each optimizer step
+    with the model's ``momentum`` (by :class:`~mmmoco.engine.hooks.MomentumUpdateHook`). The logits of a
     query are its similarity to its positive key followed by its similarities to the keys in
     ``queue`` (:class:`~mmmoco.models.utils.KeyQueue`); ``head``
     (:class:`~mmmoco.models.heads.ContrastiveHead`) turns them into the InfoNCE loss and the
@@ -98,6 +99,8 @@ class MoCo(BaseMomentumModel):
         head: Config of the loss head (``ContrastiveHead``).
         queue: Config of the key queue (``KeyQueue``), required; its ``feat_dim`` must equal
             the neck's ``out_channels``.
+        momentum: The key encoder's momentum, ``dict(start=0.999)`` (the papers' constant m;
+            ``end`` for a cosine schedule).
         data_preprocessor: Config of the data preprocessor.
         shuffle_bn: Shuffle the key batch before the key encoder (Shuffle BN).
         single_device_bn_splits: Number of split-BN sub-batches when the model is built without
@@ -112,10 +115,11 @@ class MoCo(BaseMomentumModel):
     """
 
     def __init__(self, backbone: dict, neck: dict, head: dict, queue: Optional[dict] = None,
-                 data_preprocessor: Optional[dict] = None, shuffle_bn: bool = True,
-                 single_device_bn_splits: int = 8, symmetric: bool = False,
-                 init_cfg: Optional[dict] = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+                 momentum: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
+                 shuffle_bn: bool = True, single_device_bn_splits: int = 8,
+                 symmetric: bool = False, init_cfg: Optional[dict] = None) -> None:
+        super().__init__(momentum=momentum or dict(start=0.999),
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if not isinstance(symmetric, bool):
             raise TypeError(f'model.symmetric must be True or False, got {symmetric!r}')
         self.symmetric = symmetric

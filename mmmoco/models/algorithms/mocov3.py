@@ -4,11 +4,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn.functional as F
 
-from mmmoco.models.utils import (autocast_off, cached_embedding, check_embedding_dims,
-                                 check_positive_int, float32_head)
+from mmmoco.models.utils import autocast_off, cached_embedding, float32_head
 from mmmoco.models.utils.multi_crop import check_views, embed_by_resolution, view_pairs
 from mmmoco.registry import MODELS
 from mmmoco.structures import DataSample
+from mmmoco.utils.checks import check_embedding_dims, check_positive_int
 from mmmoco.utils.distributed import all_gather_batches, is_distributed, rank_offset
 
 from .base_momentum import BaseMomentumModel
@@ -20,8 +20,8 @@ class MoCoV3(BaseMomentumModel):
 
     Query branch: ``backbone`` -> ``neck`` (the projector) -> ``predictor``. Key branch: a
     momentum copy of ``backbone`` + ``neck`` (no gradients, an exact copy at initialisation,
-    moved by :class:`~mmmoco.engine.hooks.MomentumUpdateHook` after each optimizer step, with
-    ``end_momentum=1.0`` for the reference's half-cosine schedule). For the two views x1, x2 the
+    moved after each optimizer step with the model's ``momentum``, by default the reference's
+    half-cosine from 0.99 to 1, by :class:`~mmmoco.engine.hooks.MomentumUpdateHook`). For the two views x1, x2 the
     loss is ``ctr(q1, k2) + ctr(q2, k1)``, where ``ctr(q, k)`` is the InfoNCE loss
     (``head``) of each query against the keys of the whole global batch (gathered from all
     ranks, the positive at the query's global index), multiplied by ``2 * tau`` as in the
@@ -57,6 +57,8 @@ class MoCoV3(BaseMomentumModel):
             ``out_channels``.
         head: Config of the loss head (``ContrastiveHead``; temperature 1.0 for ResNet-50, 0.2
             for ViT in the reference recipes).
+        momentum: The key encoder's momentum schedule, ``dict(start=0.99, end=1.0)`` (the
+            reference's half-cosine from m to 1 per step).
         chunk_size: Samples per chunk for gradient caching, or None (off).
         data_preprocessor: Config of the data preprocessor.
         init_cfg: mmengine init config.
@@ -67,9 +69,11 @@ class MoCoV3(BaseMomentumModel):
     """
 
     def __init__(self, backbone: dict, neck: dict, predictor: dict, head: dict,
-                 chunk_size: Optional[int] = None, data_preprocessor: Optional[dict] = None,
+                 momentum: Optional[dict] = None, chunk_size: Optional[int] = None,
+                 data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        super().__init__(momentum=momentum or dict(start=0.99, end=1.0),
+                         data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         if chunk_size is not None:
             check_positive_int(chunk_size, 'chunk_size')
             if is_distributed():

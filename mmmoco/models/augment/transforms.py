@@ -1,19 +1,19 @@
 """Random photometric augmentations of a whole batch on its device, one draw per sample.
 
 They mirror the per-image transforms of :mod:`mmmoco.datasets.transforms.photometric`
-(same parameters, ranges, probabilities and order of operations) but run as a few vectorised
-tensor operations on the model's device inside the data preprocessor, so the data loader only
-decodes, crops and flips. Each call takes the images and the ``torch.Generator`` to draw from.
+(same parameters, ranges, probabilities and order of operations, and the same formulas of
+:mod:`mmmoco.utils.image_ops`) but run as a few vectorised tensor operations on the model's
+device inside the data preprocessor, so the data loader only decodes, crops and flips. Each call
+takes the images and the ``torch.Generator`` to draw from.
 """
 from abc import ABCMeta, abstractmethod
-from typing import Sequence
+from typing import Optional, Sequence
 
 import torch
 
-from mmmoco.datasets.transforms.checks import (check_non_negative, check_positive_range,
-                                               check_prob)
 from mmmoco.registry import MODELS
-from . import functional as AF
+from mmmoco.utils import image_ops
+from mmmoco.utils.checks import check_non_negative, check_positive_range, check_prob
 
 
 def _uniform(low: float, high: float, count: int, like: torch.Tensor,
@@ -76,13 +76,13 @@ class BatchColorJitter(BatchAugment):
 
     def __init__(self, brightness: float = 0., contrast: float = 0., saturation: float = 0.,
                  hue: float = 0., prob: float = 1.0) -> None:
-        self.brightness = check_non_negative('BatchColorJitter', 'brightness', brightness)
-        self.contrast = check_non_negative('BatchColorJitter', 'contrast', contrast)
-        self.saturation = check_non_negative('BatchColorJitter', 'saturation', saturation)
-        self.hue = check_non_negative('BatchColorJitter', 'hue', hue)
+        self.brightness = check_non_negative(brightness, 'BatchColorJitter: brightness')
+        self.contrast = check_non_negative(contrast, 'BatchColorJitter: contrast')
+        self.saturation = check_non_negative(saturation, 'BatchColorJitter: saturation')
+        self.hue = check_non_negative(hue, 'BatchColorJitter: hue')
         if self.hue > 0.5:
             raise ValueError(f'BatchColorJitter: hue must be in [0, 0.5], got {hue!r}')
-        self.prob = check_prob('BatchColorJitter', prob)
+        self.prob = check_prob(prob, 'BatchColorJitter: prob')
 
     def sample(self, images: torch.Tensor, generator: torch.Generator) -> dict:
         """Draw every sample's jitter.
@@ -127,14 +127,14 @@ class BatchColorJitter(BatchAugment):
             adjustment = order[:, position]
             factor = torch.where(adjustment < 3, factors.gather(1, adjustment.clamp(max=2)
                                                                 .unsqueeze(1)).squeeze(1), 1.)
-            grey = AF.gray(images)
-            mean = grey.mean(dim=(1, 2, 3), keepdim=True)
-            reference = torch.where(AF.per_sample(adjustment == 1), mean,
-                                    torch.where(AF.per_sample(adjustment == 2), grey, 0.))
-            images = AF.blend(images, reference, factor)
+            grey = image_ops.gray(images)
+            reference = torch.where(image_ops.per_image(adjustment == 1),
+                                    image_ops.mean_level(grey),
+                                    torch.where(image_ops.per_image(adjustment == 2), grey, 0.))
+            images = image_ops.blend(images, reference, factor)
             hued = torch.nonzero((adjustment == 3) & (shift != 0)).squeeze(1)
             if hued.numel():
-                images[hued] = AF.shift_hue(images[hued], shift[hued])
+                images[hued] = image_ops.adjust_hue(images[hued], shift[hued])
         return images
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -159,7 +159,7 @@ class BatchRandomGrayscale(BatchAugment):
     """
 
     def __init__(self, prob: float = 0.2) -> None:
-        self.prob = check_prob('BatchRandomGrayscale', prob)
+        self.prob = check_prob(prob, 'BatchRandomGrayscale: prob')
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Convert a random subset of the batch to grayscale.
@@ -172,7 +172,7 @@ class BatchRandomGrayscale(BatchAugment):
             The batch, each sample grayscale with probability ``prob``.
         """
         chosen = _chance(self.prob, images.shape[0], images, generator)
-        return torch.where(AF.per_sample(chosen), AF.gray(images).expand_as(images), images)
+        return torch.where(image_ops.per_image(chosen), image_ops.grayscale(images), images)
 
 
 @MODELS.register_module()
@@ -187,9 +187,9 @@ class BatchGaussianBlur(BatchAugment):
     """
 
     def __init__(self, sigma: Sequence[float] = (0.1, 2.0), prob: float = 0.5,
-                 kernel_size=None) -> None:
-        self.sigma = check_positive_range('BatchGaussianBlur', 'sigma', sigma)
-        self.prob = check_prob('BatchGaussianBlur', prob)
+                 kernel_size: Optional[int] = None) -> None:
+        self.sigma = check_positive_range(sigma, 'BatchGaussianBlur: sigma')
+        self.prob = check_prob(prob, 'BatchGaussianBlur: prob')
         if kernel_size is not None and (not isinstance(kernel_size, int) or kernel_size < 1
                                         or kernel_size % 2 == 0):
             raise ValueError(f'BatchGaussianBlur: kernel_size must be None or a positive odd '
@@ -224,10 +224,10 @@ class BatchGaussianBlur(BatchAugment):
         """
         chosen = torch.nonzero(blurred).squeeze(1)
         if chosen.numel():
-            radius = AF.max_radius(self.sigma[1], self.kernel_size)
-            kernels = AF.gaussian_kernels(sigma[chosen], radius, self.kernel_size)
+            radius = image_ops.max_radius(self.sigma[1], self.kernel_size)
+            kernels = image_ops.gaussian_kernels(sigma[chosen], radius, self.kernel_size)
             images = images.clone()
-            images[chosen] = AF.gaussian_blur(images[chosen], kernels)
+            images[chosen] = image_ops.gaussian_blur(images[chosen], kernels)
         return images
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -260,7 +260,7 @@ class BatchSolarize(BatchAugment):
             raise ValueError(f'BatchSolarize: threshold must be an int in [0, 256], '
                              f'got {threshold!r}')
         self.threshold = threshold
-        self.prob = check_prob('BatchSolarize', prob)
+        self.prob = check_prob(prob, 'BatchSolarize: prob')
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Solarize a random subset of the batch.
@@ -273,4 +273,5 @@ class BatchSolarize(BatchAugment):
             The batch, each sample solarized with probability ``prob``.
         """
         chosen = _chance(self.prob, images.shape[0], images, generator)
-        return torch.where(AF.per_sample(chosen), AF.solarize(images, self.threshold), images)
+        return torch.where(image_ops.per_image(chosen), image_ops.solarize(images, self.threshold),
+                           images)

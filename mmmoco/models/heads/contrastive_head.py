@@ -5,8 +5,8 @@ import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
 
-from mmmoco.models.utils import check_positive_float
 from mmmoco.registry import MODELS
+from mmmoco.utils.checks import check_positive_float
 
 
 @MODELS.register_module()

@@ -6,9 +6,9 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmmoco.registry import MODELS
+from mmmoco.utils.checks import check_positive_int
 from mmmoco.utils.distributed import all_gather_batches
 
-from .checks import check_positive_int
 
 
 @MODELS.register_module()

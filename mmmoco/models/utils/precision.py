@@ -6,11 +6,11 @@ queue. The heads, their L2 normalisation and the similarity products therefore r
 with autocast off, while the backbones keep the reduced precision that makes them fast.
 """
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence, Union
+from typing import Callable, Iterator
 
 import torch
 
-Features = Union[torch.Tensor, Sequence[torch.Tensor]]
+from .pooling import Features
 
 
 @contextmanager

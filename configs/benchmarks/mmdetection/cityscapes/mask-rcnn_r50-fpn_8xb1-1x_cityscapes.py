@@ -1,6 +1,6 @@
 # Mask R-CNN R50-FPN fine-tuned on Cityscapes train (fine annotations), evaluated on val
 # (COCO-style bbox/mask AP and the official Cityscapes instance AP): the MoCo Cityscapes
-# instance segmentation transfer. Run it through tools/benchmarks/mmdetection/train.sh, which
+# instance segmentation transfer. Run it through tools/benchmarks/downstream_train.sh, which
 # fills in the pretrained file. mmdet's recipe (8 images per batch, 64 epochs = 8 x 8 repeats,
 # shorter side 800-1024, test at 1024) is kept; changed for MoCo:
 # - backbone from our weights instead of a COCO-trained detector (load_from), nothing frozen,

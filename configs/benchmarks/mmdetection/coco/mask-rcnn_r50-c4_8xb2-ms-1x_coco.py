@@ -1,7 +1,7 @@
 # Mask R-CNN R50-C4 fine-tuned on COCO train2017, evaluated on val2017 (bbox and mask AP), 1x
 # schedule (12 epochs, 16 images per batch): the MoCo COCO protocol
 # (facebookresearch/moco detection/configs/coco_R_50_C4_*.yaml). Run it through
-# tools/benchmarks/mmdetection/train.sh, which fills in the pretrained file.
+# tools/benchmarks/downstream_train.sh, which fills in the pretrained file.
 # Changed from mmdet's R50-C4 1x recipe for MoCo:
 # - backbone and res5 head start from our weights (torchvision layout: pytorch style), nothing
 #   frozen, SyncBN trained everywhere, an extra norm layer after res5 (Res5ROIHeadsExtraNorm);

@@ -1,6 +1,6 @@
 # Mask R-CNN R50-FPN fine-tuned on COCO train2017, evaluated on val2017 (bbox and mask AP), 1x
 # schedule (12 epochs, 16 images per batch): the MoCo COCO protocol. Run it through
-# tools/benchmarks/mmdetection/train.sh, which fills in the pretrained file.
+# tools/benchmarks/downstream_train.sh, which fills in the pretrained file.
 # Changed from mmdet's R50-FPN 1x recipe for MoCo:
 # - backbone from our weights, nothing frozen, SyncBN trained (norm_eval=False);
 # - SyncBN also in the newly initialized layers: FPN, a 4conv1fc box head and the mask head

@@ -1,6 +1,6 @@
 # Faster R-CNN R50-C4 fine-tuned on PASCAL VOC 07+12 trainval, tested on VOC 2007 test: the
 # MoCo detection protocol (facebookresearch/moco detection/configs/pascal_voc_R_50_C4_24k*.yaml).
-# Run it through tools/benchmarks/mmdetection/train.sh, which fills in the pretrained file.
+# Run it through tools/benchmarks/downstream_train.sh, which fills in the pretrained file.
 # mmdet's 18k VOC C4 recipe already trains at shorter side 480-800 (step 32) and tests at 800,
 # with 16 images per batch (8 GPUs x 2), lr 0.02 and 100 warm-up iterations. Changed for MoCo:
 # - backbone and res5 head start from our weights (torchvision layout: pytorch style), nothing

@@ -4,7 +4,7 @@ MoCo's detectron2 configs (``Res5ROIHeadsExtraNorm`` in facebookresearch/moco's
 ``detection/train_net.py``) append a normalization layer, of the backbone's norm type, to the
 output of res5, the ResNet stage that the C4 box and mask heads run on each region. Importing
 this module registers :class:`ResLayerExtraNorm` in mmdet's model registry; the wrapper
-``train.py`` next to it does so before building a config.
+``downstream_train.py`` next to it does so before building an mmdet config.
 """
 from mmcv.cnn import build_norm_layer
 from mmdet.models.roi_heads.shared_heads import ResLayer

@@ -11,7 +11,7 @@ process and, separately, for its worker processes at each epoch's last iteration
 
 Example (about 4 minutes on 2 CPU cores)::
 
-    python tools/analysis_tools/soak_test.py data/fashion_mnist --iters 300
+    python tools/perf/soak_test.py data/fashion_mnist --iters 300
 
 Exit status 1 if the main process grew by more than ``--max-growth-mb``.
 """

@@ -1,0 +1,277 @@
+"""Colour, blur and solarize operations on RGB images as torch tensors: the one implementation
+behind the per-image transforms of the data loader and the batched ones on the device.
+
+An image is a (3, H, W) tensor, a batch a (N, 3, H, W) one, uint8 or float holding integer grey
+levels in [0, 255]. Every operation returns the input's dtype, rounded (half to even) and
+clamped to [0, 255] as a uint8 result would be, so a chain of operations in float equals the
+same chain in uint8. A parameter is a number (the same for every image) or a (N,) tensor (one
+per image of a batch). The formulas follow torchvision's blending semantics with ITU-R 601 luma.
+"""
+import math
+from typing import Optional, Union
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+Param = Union[float, torch.Tensor]
+
+# ITU-R 601 luma, as OpenCV's RGB2GRAY and PIL's convert('L')
+LUMA = (0.299, 0.587, 0.114)
+
+
+def per_image(values: torch.Tensor) -> torch.Tensor:
+    """View per-image values (N,) as (N, 1, 1, 1), to broadcast over a batch.
+
+    Args:
+        values: One value (or mask entry) per image.
+
+    Returns:
+        The values, broadcastable against (N, C, H, W).
+    """
+    return values.reshape(values.shape + (1, 1, 1))
+
+
+def _per_plane(param: Param) -> Param:
+    """A parameter broadcastable against (N, H, W) planes: (N,) -> (N, 1, 1)."""
+    return param.reshape(param.shape + (1, 1)) if isinstance(param, torch.Tensor) else param
+
+
+def _as_float(x: torch.Tensor) -> torch.Tensor:
+    """``x`` itself if it is float, else a float32 copy."""
+    return x if x.is_floating_point() else x.float()
+
+
+def _quantise(x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Round a fresh float result in place to grey levels in [0, 255], then cast to ``dtype``."""
+    x = x.round_().clamp_(0, 255)
+    return x if x.dtype == dtype else x.to(dtype)
+
+
+def gray(x: torch.Tensor) -> torch.Tensor:
+    """Rounded ITU-R 601 luma ``0.299 R + 0.587 G + 0.114 B``.
+
+    Args:
+        x: An image (3, H, W) or a batch (N, 3, H, W).
+
+    Returns:
+        The luma, (1, H, W) or (N, 1, H, W), in ``x``'s dtype.
+    """
+    red, green, blue = _as_float(x).unbind(-3)
+    return _quantise(LUMA[0] * red + LUMA[1] * green + LUMA[2] * blue, x.dtype).unsqueeze(-3)
+
+
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    """The luma of :func:`gray` in all three channels.
+
+    Args:
+        x: An image (3, H, W) or a batch (N, 3, H, W).
+
+    Returns:
+        A read-only expanded view of ``x``'s shape and dtype.
+    """
+    return gray(x).expand_as(x)
+
+
+def mean_level(grey: torch.Tensor) -> torch.Tensor:
+    """The mean grey level of each image, the reference of the contrast adjustment.
+
+    Args:
+        grey: Luma from :func:`gray`, (1, H, W) or (N, 1, H, W).
+
+    Returns:
+        Float means, (1, 1, 1) or (N, 1, 1, 1).
+    """
+    return _as_float(grey).mean(dim=(-3, -2, -1), keepdim=True)
+
+
+def blend(x: torch.Tensor, reference: Union[float, torch.Tensor],
+          factor: Param) -> torch.Tensor:
+    """``factor * x + (1 - factor) * reference``, rounded and clamped.
+
+    Brightness blends with 0, contrast with the :func:`mean_level`, saturation with the
+    :func:`gray` image. A factor of 1 returns ``x`` exactly.
+
+    Args:
+        x: An image (3, H, W) or a batch (N, 3, H, W).
+        reference: Anything broadcastable against ``x``.
+        factor: The blend factor, a number or one per image (N,).
+
+    Returns:
+        The blended image(s), in ``x``'s dtype.
+    """
+    if isinstance(factor, torch.Tensor):
+        factor = per_image(factor)
+    return _quantise(factor * _as_float(x) + (1 - factor) * reference, x.dtype)
+
+
+def adjust_brightness(x: torch.Tensor, factor: Param) -> torch.Tensor:
+    """Scale all grey levels: ``factor * x``.
+
+    Args:
+        x: An image (3, H, W) or a batch (N, 3, H, W).
+        factor: The brightness factor (1 keeps the image), a number or one per image (N,).
+
+    Returns:
+        The adjusted image(s), in ``x``'s dtype.
+    """
+    return blend(x, 0., factor)
+
+
+def adjust_contrast(x: torch.Tensor, factor: Param) -> torch.Tensor:
+    """Blend with the image's mean grey level.
+
+    Args:
+        x: An image (3, H, W) or a batch (N, 3, H, W).
+        factor: The contrast factor (1 keeps the image, 0 gives a flat grey image), a number or
+            one per image (N,).
+
+    Returns:
+        The adjusted image(s), in ``x``'s dtype.
+    """
+    return blend(x, mean_level(gray(x)), factor)
+
+
+def adjust_saturation(x: torch.Tensor, factor: Param) -> torch.Tensor:
+    """Blend with the image's grayscale.
+
+    Args:
+        x: An image (3, H, W) or a batch (N, 3, H, W).
+        factor: The saturation factor (1 keeps the image, 0 gives its grayscale), a number or
+            one per image (N,).
+
+    Returns:
+        The adjusted image(s), in ``x``'s dtype.
+    """
+    return blend(x, gray(x), factor)
+
+
+def adjust_hue(x: torch.Tensor, shift: Param) -> torch.Tensor:
+    """Rotate the HSV hue by ``shift`` turns, keeping saturation and value.
+
+    Args:
+        x: An image (3, H, W) or a batch (N, 3, H, W).
+        shift: The hue shift in turns, e.g. in [-0.5, 0.5] (0.5 maps red to cyan), a number or
+            one per image (N,).
+
+    Returns:
+        The adjusted image(s), in ``x``'s dtype.
+    """
+    red, green, blue = _as_float(x).unbind(-3)
+    # elementwise max/min of the three planes: much faster than a reduction over channels
+    value = torch.maximum(torch.maximum(red, green), blue)
+    chroma = value - torch.minimum(torch.minimum(red, green), blue)
+    safe = torch.where(chroma > 0, chroma, torch.ones_like(chroma))
+    # the hue sector of the largest channel (red first on ties, then green)
+    sector = torch.where(red == value, (green - blue) / safe,
+                         torch.where(green == value, 2 + (blue - red) / safe,
+                                     4 + (red - green) / safe))
+    hue6 = torch.remainder(sector + 6 * _per_plane(shift), 6)  # hue in sixths of a turn
+    channels = []
+    for offset in (5, 3, 1):  # R, G, B of the HSV -> RGB conversion
+        k = torch.remainder(hue6 + offset, 6)
+        channels.append(value - chroma * torch.clamp(torch.minimum(k, 4 - k), 0, 1))
+    return _quantise(torch.stack(channels, dim=-3), x.dtype)
+
+
+def max_radius(sigma_high: float, kernel_size: Optional[int] = None) -> int:
+    """The radius of the widest kernel :func:`gaussian_kernels` can need.
+
+    Args:
+        sigma_high: The largest sigma that can be drawn.
+        kernel_size: A fixed odd kernel size, or None.
+
+    Returns:
+        The radius in pixels.
+    """
+    return kernel_size // 2 if kernel_size else math.ceil(3 * sigma_high)
+
+
+def gaussian_kernels(sigma: torch.Tensor, radius: int,
+                     kernel_size: Optional[int] = None) -> torch.Tensor:
+    """One normalised 1D Gaussian per image, zero-padded to a common radius.
+
+    Each kernel spans ``ceil(3 sigma)`` pixels either side (OpenCV's ``2 * ceil(3 sigma) + 1``
+    taps) or ``kernel_size // 2`` when a size is fixed.
+
+    Args:
+        sigma: Standard deviations (N,), in pixels, one per image.
+        radius: The common radius (the largest any image needs, see :func:`max_radius`).
+        kernel_size: A fixed odd kernel size, or None.
+
+    Returns:
+        Kernels (N, 2 * radius + 1) in ``sigma``'s dtype, each summing to 1.
+    """
+    taps = torch.arange(-radius, radius + 1, device=sigma.device, dtype=sigma.dtype)
+    sigma = sigma.unsqueeze(1)
+    own_radius = (torch.full_like(sigma, kernel_size // 2) if kernel_size
+                  else torch.ceil(3 * sigma))
+    weights = torch.exp(-taps ** 2 / (2 * sigma ** 2)) * (taps.abs() <= own_radius)
+    return weights / weights.sum(dim=1, keepdim=True)
+
+
+def _blur_uint8_cpu(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """The uint8 fast path of :func:`gaussian_blur`: OpenCV's separable filter per image."""
+    images = x.unsqueeze(0) if x.dim() == 3 else x
+    kernels = kernels.cpu().numpy()
+    out = [torch.from_numpy(cv2.sepFilter2D(np.ascontiguousarray(img.permute(1, 2, 0).numpy()),
+                                            -1, kernel, kernel,
+                                            borderType=cv2.BORDER_REFLECT_101)).permute(2, 0, 1)
+           for img, kernel in zip(images, kernels)]
+    return out[0] if x.dim() == 3 else torch.stack(out)
+
+
+def gaussian_blur(x: torch.Tensor, kernels: torch.Tensor) -> torch.Tensor:
+    """Separable blur of each image with its own kernel, reflecting at the borders (OpenCV's
+    default ``BORDER_REFLECT_101``).
+
+    On the CPU, uint8 images are filtered by OpenCV (much faster there than a convolution);
+    otherwise the batch's channels become the groups of two depthwise convolutions (rows, then
+    columns), so every image is filtered with its own kernel in one call per direction.
+
+    Args:
+        x: An image (3, H, W) or a batch (N, 3, H, W).
+        kernels: Kernels (N, 2r + 1) from :func:`gaussian_kernels`, N = 1 for one image.
+
+    Returns:
+        The blurred image(s), in ``x``'s dtype.
+
+    Raises:
+        ValueError: If ``kernels`` has not one row per image, or (convolution path) if the
+            kernel radius is not smaller than the image's sides.
+    """
+    count = x.shape[0] if x.dim() == 4 else 1
+    if kernels.dim() != 2 or kernels.shape[0] != count:
+        raise ValueError(f'gaussian_blur: kernels must be ({count}, 2r + 1) for {count} '
+                         f'image(s), got {tuple(kernels.shape)}')
+    if x.dtype == torch.uint8 and x.device.type == 'cpu':
+        return _blur_uint8_cpu(x, kernels)
+    channels, height, width = x.shape[-3:]
+    radius = kernels.shape[1] // 2
+    if radius >= min(height, width):
+        raise ValueError(f'gaussian_blur: kernel radius {radius} needs images larger than '
+                         f'{radius} pixels, got {height}x{width}; lower sigma or kernel_size')
+    groups = count * channels
+    x_float = _as_float(x)
+    weight = kernels.to(x_float.dtype).repeat_interleave(channels, dim=0)  # one per channel
+    out = F.pad(x_float.reshape(1, groups, height, width), (0, 0, radius, radius),
+                mode='reflect')
+    out = F.conv2d(out, weight.view(groups, 1, -1, 1), groups=groups)
+    out = F.pad(out, (radius, radius, 0, 0), mode='reflect')
+    out = F.conv2d(out, weight.view(groups, 1, 1, -1), groups=groups)
+    return _quantise(out.view(x.shape), x.dtype)
+
+
+def solarize(x: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Invert the grey levels at or above ``threshold``: ``255 - x`` there (PIL's
+    ``ImageOps.solarize``).
+
+    Args:
+        x: An image (3, H, W) or a batch (N, 3, H, W).
+        threshold: The first inverted grey level (256 inverts nothing).
+
+    Returns:
+        The solarized image(s), in ``x``'s dtype.
+    """
+    return torch.where(x >= threshold, 255 - x, x)
