@@ -1,4 +1,4 @@
-"""ContrastiveHead (InfoNCE, accuracy) and KeyQueue (writes, wrap-around, pointer, checkpoint)."""
+"""ContrastiveHead: the InfoNCE loss and top-1 accuracy (against a KeyQueue's negatives too)."""
 import math
 
 import pytest
@@ -66,64 +66,13 @@ def test_backward_after_enqueue_uses_the_queue_as_it_was():
     assert torch.allclose(q.grad, expected)
 
 
-def test_queue_is_normalised_buffer_in_state_dict():
-    queue = KeyQueue(feat_dim=16, queue_len=10)
-    assert set(queue.state_dict()) == {'keys', 'ptr'}
-    assert torch.allclose(queue.keys.norm(dim=1), torch.ones(10))
-    assert set(ContrastiveHead().state_dict()) == set()
-
-
-def test_enqueue_wraps_around_when_queue_len_not_multiple_of_batch():
-    queue = KeyQueue(feat_dim=4, queue_len=5)
-    first, second = _unit(3, 4, 0), _unit(3, 4, 1)
-    queue.enqueue(first)
-    assert int(queue.ptr) == 3
-    assert torch.equal(queue.keys[:3], first)
-    queue.enqueue(second)
-    # slots 3, 4 then wrap to 0
-    assert int(queue.ptr) == 1
-    assert torch.equal(queue.keys[3:5], second[:2])
-    assert torch.equal(queue.keys[0], second[2])
-    assert torch.equal(queue.keys[1:3], first[1:3])
-
-
-def test_enqueue_partial_batch_and_batch_larger_than_queue():
-    queue = KeyQueue(feat_dim=4, queue_len=4)
-    queue.enqueue(_unit(1, 4, 0))
-    assert int(queue.ptr) == 1
-    big = _unit(6, 4, 1)
-    queue.enqueue(big)  # keeps the last 4 keys, written from slot 1 on
-    assert int(queue.ptr) == 1
-    assert torch.equal(queue.keys[1:4], big[2:5])
-    assert torch.equal(queue.keys[0], big[5])
-
-
-def test_pointer_is_restored_from_a_checkpoint():
-    """The write position comes from the checkpointed buffer, not from the host copy."""
-    saved = KeyQueue(feat_dim=4, queue_len=8)
-    saved.enqueue(_unit(3, 4, 0))
-    state = saved.state_dict()
-    fresh = KeyQueue(feat_dim=4, queue_len=8)
-    fresh.load_state_dict(state)
-    batch = _unit(2, 4, 1)
-    fresh.enqueue(batch)
-    assert int(fresh.ptr) == 5
-    assert torch.equal(fresh.keys[3:5], batch)
-    assert torch.equal(fresh.keys[:3], saved.keys[:3])
-
-
 @pytest.mark.parametrize('value', [0, -1.0, float('nan'), float('inf')])
 def test_invalid_temperature_is_named(value):
     with pytest.raises(ValueError, match='temperature'):
         ContrastiveHead(temperature=value)
 
 
-def test_invalid_queue_arguments_are_named():
-    with pytest.raises(TypeError, match='queue_len'):
-        KeyQueue(queue_len='abc')
-    with pytest.raises(ValueError, match='queue_len'):
-        KeyQueue(queue_len=0)
-    with pytest.raises(ValueError, match='feat_dim'):
-        KeyQueue(feat_dim=-3)
+def test_non_numeric_temperature_is_named():
+    assert set(ContrastiveHead().state_dict()) == set()  # the head holds no state
     with pytest.raises(TypeError, match='temperature'):
         ContrastiveHead(temperature='0.2')

@@ -1,14 +1,32 @@
-"""mmmoco/utils is a leaf: it imports nothing else of mmmoco (imports flow tools -> apis ->
-engine/evaluation -> models/datasets -> utils)."""
+"""Imports flow one way: tools -> apis -> engine -> evaluation -> models | datasets ->
+structures | registry -> utils. A module may import its own package and any lower layer,
+never a higher one, and models and datasets never import each other. Every module of mmmoco
+is checked, lazy in-function imports included."""
 import ast
 import pathlib
+from typing import Iterator, List
+
+import pytest
 
 import mmmoco
 
 PACKAGE = pathlib.Path(mmmoco.__file__).parent
 
+#: Layer of each top-level part of mmmoco: higher layers may import lower ones only.
+LAYERS = {
+    'apis': 5,
+    'engine': 4,
+    'evaluation': 3,
+    'models': 2,
+    'datasets': 2,
+    'structures': 1,
+    'registry': 1,
+    'utils': 0,
+    'version': 0,
+}
 
-def _imported_modules(path: pathlib.Path):
+
+def _imported_modules(path: pathlib.Path) -> Iterator[str]:
     """Every module name imported anywhere in a file (including lazy, in-function imports)."""
     tree = ast.parse(path.read_text(), filename=str(path))
     for node in ast.walk(tree):
@@ -22,22 +40,68 @@ def _imported_modules(path: pathlib.Path):
                 yield node.module
 
 
-def test_utils_imports_nothing_else_of_mmmoco():
+def _part(module: str) -> str:
+    """The top-level part of mmmoco a dotted module name belongs to ('' for mmmoco itself)."""
+    parts = module.split('.')
+    return parts[1] if len(parts) > 1 else ''
+
+
+def layer_violations(path: pathlib.Path) -> List[str]:
+    """The imports of one file of mmmoco that go up (or sideways between peers).
+
+    Args:
+        path: A ``.py`` file inside the mmmoco package.
+
+    Returns:
+        One line per offending import.
+    """
+    relative = path.relative_to(PACKAGE.parent).with_suffix('')
+    own = relative.parts[1] if len(relative.parts) > 1 else ''
+    if own == '__init__':  # mmmoco/__init__.py: the package's face, only the version
+        own = 'version'
     offenders = []
-    for path in sorted((PACKAGE / 'utils').rglob('*.py')):
-        for name in _imported_modules(path):
-            if name == 'mmmoco' or (name.startswith('mmmoco.')
-                                    and not name.startswith('mmmoco.utils')):
-                offenders.append(f'{path.relative_to(PACKAGE.parent)} imports {name}')
-    assert not offenders, offenders
+    for name in _imported_modules(path):
+        if name != 'mmmoco' and not name.startswith('mmmoco.'):
+            continue
+        target = _part(name)
+        if target == own:
+            continue
+        if target not in LAYERS or LAYERS[target] >= LAYERS[own]:
+            offenders.append(f'{relative}.py (layer {own}) imports {name}')
+    return offenders
 
 
-def test_layer_check_sees_a_violation(tmp_path):
-    """The checker is able to fail: a lazy import of another layer is found."""
-    fake = PACKAGE / 'utils' / '_layering_probe.py'
-    fake.write_text('def f():\n    from mmmoco.models import MoCo\n')
+def test_every_module_imports_only_lower_layers():
+    files = sorted(PACKAGE.rglob('*.py'))
+    assert len(files) > 50
+    unknown = {_part('.'.join(f.relative_to(PACKAGE.parent).with_suffix('').parts))
+               for f in files} - set(LAYERS) - {'__init__'}
+    assert not unknown, f'parts of mmmoco without a layer: {unknown}'
+    offenders = [line for path in files for line in layer_violations(path)]
+    assert not offenders, '\n'.join(offenders)
+
+
+@pytest.mark.parametrize('where, source, expected', [
+    ('utils', 'def f():\n    from mmmoco.models import MoCo\n', 'imports mmmoco.models'),
+    ('models', 'from mmmoco.apis import register_all_modules\n', 'imports mmmoco.apis'),
+    ('models', 'from mmmoco.datasets.transforms import MultiView\n', 'imports mmmoco.datasets'),
+    ('evaluation', 'import mmmoco.engine.hooks\n', 'imports mmmoco.engine.hooks'),
+])
+def test_the_check_sees_an_upward_or_sideways_import(where, source, expected):
+    """The checker is able to fail: a probe module importing a higher layer or a peer."""
+    probe = PACKAGE / where / '_layering_probe.py'
+    probe.write_text(source)
     try:
-        names = list(_imported_modules(fake))
+        offenders = layer_violations(probe)
     finally:
-        fake.unlink()
-    assert 'mmmoco.models' in names
+        probe.unlink()
+    assert len(offenders) == 1 and expected in offenders[0], offenders
+
+
+def test_a_downward_import_is_allowed():
+    probe = PACKAGE / 'engine' / '_layering_probe.py'
+    probe.write_text('from mmmoco.evaluation.knn import topk_accuracy\nfrom ..utils import x\n')
+    try:
+        assert layer_violations(probe) == []
+    finally:
+        probe.unlink()
