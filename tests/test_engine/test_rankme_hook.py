@@ -2,16 +2,13 @@
 import glob
 import json
 import os.path as osp
-import sys
 
 import pytest
 import torch
 
 from mmmoco.engine.hooks import RankMeHook
-
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_reliability'))
 from tiny_run import (assert_same_state, build_runner, log_text, model_state,  # noqa: F401
-                      tiny_config, tiny_images)  # noqa: E402
+                      tiny_config, tiny_images)
 
 
 def _scalars(work_dir: str) -> list:

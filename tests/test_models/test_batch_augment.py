@@ -17,7 +17,6 @@ from mmmoco.models.augment import (BatchColorJitter, BatchGaussianBlur, BatchRan
 from mmmoco.models.data_preprocessor import step_seed
 from mmmoco.utils import image_ops
 
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'test_reliability'))
 from tiny_run import (assert_same_state, build_runner, model_state, tiny_config,  # noqa: E402
                       tiny_images)  # noqa: F401,E402
 

@@ -1,7 +1,7 @@
 """Issue 9, item 6 (run-time part) and the momentum-hook guard: mistakes stop the run at
 start-up, before any training step, with one message naming the key or the dataset. (Config
 key typos and ``--cfg-options`` without '=': test_config_checks.py; unreadable checkpoint
-files: test_checkpoint_safety.py.)
+files: test_runner_checkpoint_safety.py.)
 
 Before the fix a batch size larger than the dataset failed with mmengine's "epoch_length must
 be a positive integer", ``queue_len='abc'`` with a TypeError from a comparison, a ``feat_dim``

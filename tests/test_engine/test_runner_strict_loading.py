@@ -1,7 +1,7 @@
 """Issue 9, item 2: weights that do not match the model stop the run, with the keys named in
 the error and in the work-dir log. Resume is always strict; ``load_from`` is strict unless the
 config sets ``load_from_strict=False`` (partial initialisation, mismatches logged as a
-warning). tools/test.py is covered in test_checkpoint_safety.py.
+warning). tools/test.py is covered in test_runner_checkpoint_safety.py.
 
 Before the fix, a resume with another ``queue_len`` re-randomised the queue and trained on,
 and ``load_from`` a backbone-only, depth-18-into-34 or empty file trained from partial or
