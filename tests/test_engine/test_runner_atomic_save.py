@@ -32,7 +32,8 @@ def one_kept(tiny_images, tmp_path_factory, tmp_path) -> str:
 
 def _resume_keeping_one(tiny_images, work_dir):
     cfg = tiny_config(tiny_images, work_dir, epochs=2, resume=True)
-    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1, max_keep_ckpts=1)
+    cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook', interval=1,
+                                        max_keep_ckpts=1)
     return build_runner(cfg)
 
 
@@ -51,7 +52,8 @@ def _leftovers(work_dir: str) -> list:
 
 
 def test_disk_full_keeps_the_previous_checkpoint(tiny_images, one_kept, monkeypatch):
-    """A config naming mmengine's CheckpointHook gets the atomic one too."""
+    """A full disk during the save: the previous checkpoint and last_checkpoint stay (a
+    config naming mmengine's CheckpointHook is refused: test_runner_startup_errors.py)."""
     monkeypatch.setattr(mmengine_runner, 'save_checkpoint',
                         _write_half_then(OSError(errno.ENOSPC, 'No space left on device')))
     runner = _resume_keeping_one(tiny_images, one_kept)
