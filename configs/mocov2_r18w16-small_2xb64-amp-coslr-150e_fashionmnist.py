@@ -13,7 +13,8 @@
 # momentum 0.99, crops of 40-100%) for 150 epochs instead of 80. Milder crops (80-100%) learn
 # faster but stop improving: online kNN top-1 (k=20) 79.40 / 79.85 / 79.95 at epochs 25 / 75 /
 # 150 against 76.10 / 80.20 / ... with 40-100% (docs/demo_ablation.md).
-# Online kNN monitor every 25 epochs (configs/_base_/fashion_mnist_knn_monitor.py).
+# Online kNN monitor every 25 epochs (configs/_base_/fashion_mnist_knn_monitor.py) and RankMe,
+# the label-free effective rank of the features, every 5 epochs (115 steps).
 _base_ = [
     './mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist_batchaug.py',
     './_base_/fashion_mnist_knn_monitor.py',
@@ -31,6 +32,8 @@ default_hooks = dict(checkpoint=dict(interval=25, max_keep_ckpts=2), logger=dict
 custom_hooks = [
     dict(type='KNNEvalHook', interval=25, k=(20, 200), temperature=0.07,
          bank_dataloader={{_base_._knn_bank}}, query_dataloader={{_base_._knn_query}}),
+    # label-free monitor: effective rank of the step's own features every 5 epochs
+    dict(type='RankMeHook', interval=115),
 ]
 # lr 0.06 is for the total batch of 128 (2 x 64); --auto-scale-lr rescales it for another
 auto_scale_lr = dict(base_batch_size=128)

@@ -29,4 +29,5 @@ default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=2))
 custom_hooks = [
     dict(type='KNNEvalHook', interval=10, k=(20, 200), temperature=0.07,
          bank_dataloader={{_base_._knn_bank}}, query_dataloader={{_base_._knn_query}}),
+    dict(type='RankMeHook', interval=115),
 ]

@@ -313,7 +313,8 @@ def test_demo_recipe_is_the_fashion_recipe_with_the_fast_path():
     assert cfg.model.momentum == base.model.momentum == dict(start=0.99)
     assert (cfg.default_hooks.momentum, cfg.default_hooks.random_state) == (
         dict(type='MomentumUpdateHook'), dict(type='RandomStateHook'))
-    [monitor] = cfg.custom_hooks
+    monitor, rankme = cfg.custom_hooks
+    assert rankme == dict(type='RankMeHook', interval=115)  # every 5 epochs of 23 steps
     assert monitor.type == 'KNNEvalHook' and monitor.interval == 25
     for loader, split in ((monitor.bank_dataloader, 'train'), (monitor.query_dataloader, 'val')):
         assert loader.dataset.ann_file == f'meta/{split}.txt'
