@@ -19,7 +19,7 @@ runner: the entry point of ``tools/benchmarks/downstream_train.sh``.
 import argparse
 import importlib
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import print_log
@@ -28,6 +28,8 @@ from mmengine.model import is_model_wrapper
 from mmmoco.apis.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
 from mmmoco.engine.hooks.pretrained_loaded import PretrainedLoadedHook
 from mmmoco.engine.runner import MoCoRunner
+from mmmoco.engine.runner.safe_types import (UnsafeTypeError, refuse_plain_checkpoint_hook,
+                                             refuse_plain_train_loop)
 from mmmoco.models.utils.pretrained import (check_pretrained_coverage, join, listed,
                                             load_pretrained_weights, module_names)
 from mmmoco.utils.checkpoint import allow_mmengine_checkpoints
@@ -78,7 +80,49 @@ def build_config(args: argparse.Namespace) -> Config:
     for name in drop_persistent_workers(cfg):
         print_log(f'{name}.num_workers=0: {name}.persistent_workers set to False (PyTorch '
                   'refuses persistent workers without workers)', logger='current')
+    for key, safe in declare_safe_types(cfg):
+        print_log(f'{key}: {safe} (the library config names the plain mmengine type, which '
+                  "mmmoco's runner refuses)", logger='current')
     return cfg
+
+
+#: mmengine types of the libraries' configs -> the safe types mmmoco's runner requires.
+SAFE_TYPES = {
+    ('default_hooks', 'checkpoint'): 'mmmoco.AtomicCheckpointHook',
+    ('train_cfg', ): 'mmmoco.ExactResumeEpochBasedTrainLoop',
+}
+
+
+def declare_safe_types(cfg: Config) -> List[Tuple[str, str]]:
+    """Declare mmmoco's atomic checkpoint hook and exact-resume epoch loop in a library config.
+
+    mmdet's and mmseg's configs name mmengine's ``CheckpointHook`` (deletes the oldest
+    checkpoint before the new one is written) and ``EpochBasedTrainLoop``; the transfer
+    wrapper runs them with :class:`~mmmoco.engine.runner.MoCoRunner`, which refuses those.
+    Iteration-based loops and other types are kept.
+
+    Args:
+        cfg: The runner config, changed in place.
+
+    Returns:
+        ``(config key, new type)`` for every entry changed.
+    """
+    changed = []
+    for path, safe in SAFE_TYPES.items():
+        node = cfg.get(path[0])
+        for key in path[1:]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            continue
+        refuse = refuse_plain_checkpoint_hook if path[0] == 'default_hooks' else \
+            refuse_plain_train_loop
+        try:
+            refuse(node)
+        except UnsafeTypeError:
+            node.pop('by_epoch', None)
+            node['type'] = safe
+            changed.append(('.'.join(path) + '.type', safe))
+    return changed
 
 
 #: The dataloaders of a runner config.

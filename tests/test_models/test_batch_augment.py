@@ -2,7 +2,6 @@
 the same distribution of random draws, and exact resume of the draws."""
 import glob
 import os.path as osp
-import sys
 from itertools import permutations
 
 import cv2

@@ -224,10 +224,9 @@ class BatchGaussianBlur(BatchAugment):
         """
         chosen = torch.nonzero(blurred).squeeze(1)
         if chosen.numel():
-            radius = image_ops.max_radius(self.sigma[1], self.kernel_size)
-            kernels = image_ops.gaussian_kernels(sigma[chosen], radius, self.kernel_size)
             images = images.clone()
-            images[chosen] = image_ops.gaussian_blur(images[chosen], kernels)
+            images[chosen] = image_ops.gaussian_blur(images[chosen], sigma[chosen],
+                                                     self.sigma[1], self.kernel_size)
         return images
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
