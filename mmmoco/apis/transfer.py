@@ -211,8 +211,8 @@ def main(scope_modules: Optional[Dict[str, Sequence[str]]] = None) -> None:
                          'from configs/benchmarks/')
     runner = MoCoRunner.from_cfg(cfg)
     try:
-        unused = check_pretrained_coverage((runner.model.module if is_model_wrapper(runner.model) else runner.model), module_paths, weights,
-                                           args.pretrain)
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        unused = check_pretrained_coverage(model, module_paths, weights, args.pretrain)
     except ValueError as error:
         raise SystemExit(f'{WRAPPER}: {error}') from error
     if unused:

@@ -8,7 +8,8 @@ from mmmoco.evaluation.rankme import EPSILON, effective_rank
 
 
 def test_equal_singular_values_give_the_full_rank_and_a_line_gives_one():
-    orthonormal, _ = torch.linalg.qr(torch.randn(64, 16, generator=torch.Generator().manual_seed(0)))
+    generator = torch.Generator().manual_seed(0)
+    orthonormal, _ = torch.linalg.qr(torch.randn(64, 16, generator=generator))
     assert effective_rank(orthonormal * 3.0) == pytest.approx(16, rel=1e-4)
     line = torch.randn(64, 1) @ torch.randn(1, 16)
     assert effective_rank(line) == pytest.approx(1.0, abs=1e-3)

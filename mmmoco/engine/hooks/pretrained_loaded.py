@@ -1,4 +1,5 @@
-"""Check, once the runner initialised the weights, that a transfer run loaded its pretrained file."""
+"""Check, once the runner initialised the weights, that a transfer run loaded its pretrained
+file."""
 from typing import List
 
 from mmengine.hooks import Hook

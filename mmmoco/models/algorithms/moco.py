@@ -65,8 +65,9 @@ class MoCo(BaseMomentumModel):
 
     The query encoder is ``backbone`` + ``neck``; the key (momentum) encoder is a copy of both
     that gets no gradients and is moved towards the query encoder after each optimizer step
-    with the model's ``momentum`` (by :class:`~mmmoco.engine.hooks.MomentumUpdateHook`). The logits of a
-    query are its similarity to its positive key followed by its similarities to the keys in
+    with the model's ``momentum`` (by :class:`~mmmoco.engine.hooks.MomentumUpdateHook`). The
+    logits of a query are its similarity to its positive key followed by its similarities to
+    the keys in
     ``queue`` (:class:`~mmmoco.models.utils.KeyQueue`); ``head``
     (:class:`~mmmoco.models.heads.ContrastiveHead`) turns them into the InfoNCE loss and the
     top-1 accuracy (logged as ``acc_top1``, not part of the loss). After the loss, the keys of

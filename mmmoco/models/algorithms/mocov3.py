@@ -21,8 +21,8 @@ class MoCoV3(BaseMomentumModel):
     Query branch: ``backbone`` -> ``neck`` (the projector) -> ``predictor``. Key branch: a
     momentum copy of ``backbone`` + ``neck`` (no gradients, an exact copy at initialisation,
     moved after each optimizer step with the model's ``momentum``, by default the reference's
-    half-cosine from 0.99 to 1, by :class:`~mmmoco.engine.hooks.MomentumUpdateHook`). For the two views x1, x2 the
-    loss is ``ctr(q1, k2) + ctr(q2, k1)``, where ``ctr(q, k)`` is the InfoNCE loss
+    half-cosine from 0.99 to 1, by :class:`~mmmoco.engine.hooks.MomentumUpdateHook`). For the
+    two views x1, x2 the loss is ``ctr(q1, k2) + ctr(q2, k1)``, where ``ctr(q, k)`` is the InfoNCE loss
     (``head``) of each query against the keys of the whole global batch (gathered from all
     ranks, the positive at the query's global index), multiplied by ``2 * tau`` as in the
     reference code. There is no queue and no Shuffle BN. ``acc_top1`` (logged, not part of the
