@@ -1,4 +1,5 @@
-"""Shared fixtures: real sample images and a registered mmmoco scope."""
+"""Shared fixtures: real sample images, a registered mmmoco scope, captured log warnings."""
+import logging
 import os
 import os.path as osp
 import sys
@@ -15,6 +16,19 @@ def _register_mmmoco():
     """Fill mmmoco's registries and make 'mmmoco' the default scope for every test."""
     from mmmoco.apis import register_all_modules
     register_all_modules()
+
+
+@pytest.fixture
+def warnings_logged():
+    """The messages of the WARNING records that mmengine's current logger emits."""
+    from mmengine.logging import MMLogger
+    records = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = lambda record: records.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
 
 
 @pytest.fixture(scope='session')

@@ -3,7 +3,6 @@ unknown top-level keys, hook argument typos and malformed ``--cfg-options`` stop
 start-up with one message naming the key."""
 import argparse
 import glob
-import logging
 import os
 import os.path as osp
 import subprocess
@@ -11,7 +10,6 @@ import sys
 
 import pytest
 from mmengine.config import Config
-from mmengine.logging import MMLogger
 
 from conftest import ROOT
 from mmmoco.apis.cli import add_runner_arguments
@@ -121,18 +119,10 @@ def test_unsafe_or_missing_training_hooks_and_loops_are_refused(options, message
         _check(options)
 
 
-def test_a_run_without_random_state_hook_is_warned():
-    records = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        _check({'default_hooks.random_state': None})
-        _check({})
-    finally:
-        logger.removeHandler(handler)
-    assert sum('no RandomStateHook' in message for message in records) == 1, records
+def test_a_run_without_random_state_hook_is_warned(warnings_logged):
+    _check({'default_hooks.random_state': None})
+    _check({})
+    assert sum('no RandomStateHook' in message for message in warnings_logged) == 1
 
 
 def test_checkpoint_hook_kwargs_end_at_its_own_arguments():
@@ -190,16 +180,9 @@ def test_adam_betas_and_eps():
         check_config(cfg)
 
 
-def test_large_but_finite_lr_warns_only():
-    records = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    try:
-        _check({'optim_wrapper.optimizer.lr': 1e6})
-    finally:
-        logger.removeHandler(handler)
+def test_large_but_finite_lr_warns_only(warnings_logged):
+    _check({'optim_wrapper.optimizer.lr': 1e6})
+    records = warnings_logged
     assert any('optim_wrapper.optimizer.lr=1e+06 is unusually large' in message
                for message in records), records
 

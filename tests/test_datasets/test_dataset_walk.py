@@ -4,7 +4,6 @@ either named (default) or skipped deterministically (``skip_unreadable=True``).
 The data are 40 real Fashion-MNIST images (4 per class) written as class folders, the layout
 in which a ``train/Bag/loop -> ..`` link turned 40 images into 1640 samples.
 """
-import logging
 import os
 import os.path as osp
 import random
@@ -13,7 +12,6 @@ import sys
 import numpy as np
 import pytest
 import torch
-from mmengine.logging import MMLogger
 
 from conftest import ROOT
 from mmmoco.datasets import ImageDecodeError, ImageFolderDataset, UnlabeledImageFolder
@@ -33,18 +31,6 @@ def fashion40(tmp_path_factory) -> str:
     images, labels = load_split(find_fashion_mnist(), 'test')
     assert write_split(images, labels, root, 'train', PER_CLASS) == 10 * PER_CLASS
     return root
-
-
-@pytest.fixture
-def warnings_logged():
-    """The messages of the WARNING records that mmengine's current logger emits."""
-    records = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = lambda record: records.append(record.getMessage())
-    logger = MMLogger.get_current_instance()
-    logger.addHandler(handler)
-    yield records
-    logger.removeHandler(handler)
 
 
 @pytest.fixture

@@ -39,15 +39,21 @@ def test_model_settings_are_checked_at_build(tiny_images, tmp_path, options, mes
         build_runner(cfg)
 
 
-def test_queue_len_typo_from_the_command_line_names_the_key(tmp_path):
-    """Through tools/train.py: the last line names the key and the value."""
+def _last_error_line(work_dir, option: str) -> str:
+    """Run tools/train.py on the recipe with one --cfg-options entry that must fail; return
+    the last line it printed to stderr."""
     env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
     result = subprocess.run(
-        [sys.executable, 'tools/train.py', RECIPE, '--work-dir', str(tmp_path),
-         '--cfg-options', 'model.queue.queue_len=abc'],
+        [sys.executable, 'tools/train.py', RECIPE, '--work-dir', str(work_dir),
+         '--cfg-options', option],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode != 0
-    last = result.stderr.strip().splitlines()[-1]
+    return result.stderr.strip().splitlines()[-1]
+
+
+def test_queue_len_typo_from_the_command_line_names_the_key(tmp_path):
+    """Through tools/train.py: the last line names the key and the value."""
+    last = _last_error_line(tmp_path, 'model.queue.queue_len=abc')
     assert "queue queue_len must be an int >= 1, got 'abc'" in last, last
 
 
@@ -68,12 +74,6 @@ def test_plain_mmengine_loop_and_checkpoint_hook_are_refused_by_the_runner(tiny_
 
 def test_momentum_hook_turned_off_refuses_to_start(tmp_path):
     """Through tools/train.py: default_hooks.momentum=None on a MoCo recipe stops at start-up."""
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
-    result = subprocess.run(
-        [sys.executable, 'tools/train.py', RECIPE, '--work-dir', str(tmp_path),
-         '--cfg-options', 'default_hooks.momentum=None'],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode != 0
-    last = result.stderr.strip().splitlines()[-1]
+    last = _last_error_line(tmp_path, 'default_hooks.momentum=None')
     assert 'default_hooks.momentum is None: MoCo has a momentum (key) encoder' in last, last
     assert not any(name.endswith('.pth') for name in os.listdir(tmp_path))
