@@ -59,8 +59,10 @@ def monitored_run(fashion_mnist, tmp_path_factory):
 
 
 def test_example_config_keeps_the_recipe_hooks():
-    hooks = [hook['type'] for hook in Config.fromfile(EXAMPLE).custom_hooks]
-    assert hooks == ['MomentumUpdateHook', 'RandomStateHook', 'KNNEvalHook']
+    cfg = Config.fromfile(EXAMPLE)
+    assert [hook['type'] for hook in cfg.custom_hooks] == ['KNNEvalHook']
+    assert {cfg.default_hooks.momentum.type, cfg.default_hooks.random_state.type} == {
+        'MomentumUpdateHook', 'RandomStateHook'}
 
 
 def test_no_registry_scope_warning(monitored_run):
