@@ -87,7 +87,7 @@ RULES = [
     Rule(r'bash tools/demo\.sh', skip='the newcomer command itself (about 25 minutes)'),
     Rule(r'bash tools/run_tests\.sh', skip='the newcomer command that runs this test'),
     Rule(r'MMMOCO_DEMO_CONFIG=\S+ MMMOCO_DEMO_WORK_DIR=\S+ MMMOCO_DEMO_PROCS=1 bash tools/demo\.sh',
-         skip='the v3 demo (25 minutes); tests/test_tools/test_mocov3_ddp.py trains its recipe '
+         skip='the v3 demo (25 minutes); tests/integration/test_mocov3_ddp.py trains its recipe '
               'on real Fashion-MNIST'),
     # ImageNet pretraining: DDP with two gloo processes, then resume, AMP (bf16 on CPU)
     Rule(r'tools/dist_train\.sh configs/mocov2_r50_8xb32\.py 8$', options=PRETRAIN,
@@ -105,10 +105,10 @@ RULES = [
          expect='meta/val.txt: 20 images'),
     # MoCo v3
     Rule(r'tools/dist_train\.sh configs/mocov3_vit-s16_16xb256-amp-coslr-300e_in1k\.py 8$',
-         skip='tests/test_tools/test_mocov3_ddp.py runs this config under 2-process gloo DDP, '
+         skip='tests/integration/test_mocov3_ddp.py runs this config under 2-process gloo DDP, '
               'shrunk (2 blocks, 32 px)'),
     Rule(r'\.venv/bin/python tools/model_converters/to_timm\.py ',
-         skip='needs a ViT pretraining checkpoint; tests/test_tools/test_mocov3_ddp.py exports '
+         skip='needs a ViT pretraining checkpoint; tests/integration/test_mocov3_ddp.py exports '
               'the DDP run\'s and loads it strictly into timm'),
     # reading a training log
     Rule(r'\.venv/bin/python tools/dataset_converters/prepare_fashion_mnist\.py',

@@ -2,35 +2,22 @@
 (issue 8's "Done when" command, shrunk on the command line), its export to timm, and the
 Fashion-MNIST demo recipe for a few iterations.
 """
-import os
 import os.path as osp
-import subprocess
 import sys
-from typing import List, Optional
+from typing import List
 
 import pytest
 import torch
 
 from conftest import ROOT, fashion_mnist_slice, free_port
 from mmmoco.utils import load_checkpoint_file
+from runs import run_command as run
 
 VIT_CONFIG = osp.join(ROOT, 'configs', 'mocov3_vit-s16_16xb256-amp-coslr-300e_in1k.py')
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'mocov3_r18w16-small_1xb128-coslr-40e_fashionmnist.py')
 
 #: The tiny ViT the ViT-S recipe is shrunk to: 32-px images, 16-px patches (4 + 1 tokens).
 TINY_VIT = dict(embed_dims=64, depth=2, num_heads=4, img_size=32, patch_size=16)
-
-
-def run(cmd: List[str], port: Optional[int] = None, timeout: int = 900) -> str:
-    """Run a command from the repository root (one thread per process, DDP on ``port``), fail
-    the test with its output if it fails, and return its output."""
-    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', PYTHON=sys.executable)
-    if port is not None:
-        env['PORT'] = str(port)
-    result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=timeout)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return result.stdout + result.stderr
 
 
 def tiny_vit_options(data_root: str) -> List[str]:
