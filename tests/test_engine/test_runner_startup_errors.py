@@ -77,3 +77,14 @@ def test_momentum_hook_turned_off_refuses_to_start(tmp_path):
     last = _last_error_line(tmp_path, 'default_hooks.momentum=None')
     assert 'default_hooks.momentum is None: MoCo has a momentum (key) encoder' in last, last
     assert not any(name.endswith('.pth') for name in os.listdir(tmp_path))
+
+
+def test_top_level_sync_bn_with_shuffle_bn_is_refused(tiny_images, tmp_path):
+    """mmengine would turn the key encoder's BN into SyncBN under DDP after MoCo's own check,
+    silently undoing Shuffle BN."""
+    cfg = tiny_config(tiny_images, str(tmp_path), sync_bn='torch')
+    with pytest.raises(ValueError, match=r"sync_bn='torch' turns every BN layer into SyncBN .* "
+                                         r'undoes Shuffle BN'):
+        build_runner(cfg)
+    build_runner(tiny_config(tiny_images, str(tmp_path / 'plain'), sync_bn='torch',
+                             **{'model.shuffle_bn': False}))

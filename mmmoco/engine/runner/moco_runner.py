@@ -32,6 +32,32 @@ class MoCoRunner(CpuFallbackMixin, CheckpointingMixin, Runner):
     momentum update reads the model's own schedule, the random-state hook makes resume exact.
     """
 
+    def wrap_model(self, model_wrapper_cfg, model):
+        """Wrap the model for DDP, refusing the top-level ``sync_bn`` key with Shuffle BN.
+
+        mmengine converts every BN layer to SyncBN under DDP when ``sync_bn`` is set, after
+        MoCo's own SyncBN check ran at build time: the key encoder's statistics would become
+        global again and Shuffle BN would be silently undone.
+
+        Args:
+            model_wrapper_cfg: The ``model_wrapper_cfg`` of the config, or None.
+            model: The model to wrap.
+
+        Returns:
+            The (possibly wrapped) model.
+
+        Raises:
+            ValueError: For ``sync_bn`` with a model whose ``shuffle_bn`` is on.
+        """
+        if self.cfg.get('sync_bn') is not None and getattr(model, 'shuffle_bn', False):
+            raise ValueError(
+                f"sync_bn={self.cfg.get('sync_bn')!r} turns every BN layer into SyncBN under "
+                'DDP, including the key encoder\'s, which undoes Shuffle BN '
+                '(model.shuffle_bn=True). Remove the top-level sync_bn key (SyncBN belongs in '
+                "the norm_cfg of MoCo v3's heads and of the transfer benchmarks), or set "
+                'model.shuffle_bn=False')
+        return super().wrap_model(model_wrapper_cfg, model)
+
     def build_train_loop(self, loop: Union[BaseLoop, dict]) -> BaseLoop:
         """Build the train loop, refusing mmengine's plain epoch loop and empty loaders.
 
