@@ -23,7 +23,6 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 
 from mmmoco.apis.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
 from mmmoco.engine.hooks.pretrained_loaded import PretrainedLoadedHook
@@ -34,6 +33,7 @@ from mmmoco.models.utils.pretrained import (check_pretrained_coverage, join, lis
                                             load_pretrained_weights, module_names)
 from mmmoco.utils.checkpoint import allow_mmengine_checkpoints
 from mmmoco.utils.dataloader import without_idle_persistent_workers
+from mmmoco.utils.distributed import bare_model
 
 #: The wrapper script, for messages.
 WRAPPER = 'tools/benchmarks/downstream_train.sh'
@@ -211,7 +211,7 @@ def main(scope_modules: Optional[Dict[str, Sequence[str]]] = None) -> None:
                          'from configs/benchmarks/')
     runner = MoCoRunner.from_cfg(cfg)
     try:
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = bare_model(runner.model)
         unused = check_pretrained_coverage(model, module_paths, weights, args.pretrain)
     except ValueError as error:
         raise SystemExit(f'{WRAPPER}: {error}') from error

@@ -10,6 +10,8 @@ from typing import List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
+from mmengine.model import is_model_wrapper
+from torch import nn
 
 
 def is_distributed() -> bool:
@@ -173,3 +175,15 @@ def unshuffle_batch(y: torch.Tensor, perm: torch.Tensor, sizes: List[int]) -> to
     restored = torch.empty_like(received)
     restored[torch.cat(sends)] = received
     return restored
+
+
+def bare_model(model: nn.Module) -> nn.Module:
+    """The model inside a DDP (or other mmengine) wrapper, or the model itself.
+
+    Args:
+        model: A runner's model, wrapped or not.
+
+    Returns:
+        The bare model (whose state dict keys have no ``module.`` prefix).
+    """
+    return model.module if is_model_wrapper(model) else model

@@ -4,13 +4,13 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from torch import nn
 from torch.utils.data import DataLoader
 
 from mmmoco.evaluation.features import extract_features
 from mmmoco.evaluation.knn import knn_class_scores, topk_accuracy
 from mmmoco.registry import HOOKS
+from mmmoco.utils.distributed import bare_model
 from .random_state import capture_random_state, restore_random_state
 
 Features = Tuple[torch.Tensor, torch.Tensor]
@@ -155,7 +155,7 @@ class KNNEvalHook(Hook):
         Returns:
             ``{'knn/top1_k20': ..., 'knn/top5_k20': ..., ...}`` in percent.
         """
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = bare_model(runner.model)
         with preserved_random_state(), torch.no_grad(), eval_mode(model.backbone):
             bank_loader, query_loader = self._get_loaders(runner)
             bank = extract_features(model.backbone, model.data_preprocessor, bank_loader,

@@ -3,11 +3,11 @@ from typing import Iterable
 
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.optim import OptimWrapperDict
 from torch import nn
 
 from mmmoco.registry import HOOKS
+from mmmoco.utils.distributed import bare_model
 
 
 @torch.no_grad()
@@ -77,7 +77,7 @@ class MomentumUpdateHook(Hook):
             data_batch: Unused.
             outputs: Unused.
         """
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = bare_model(runner.model)
         schedule = getattr(model, 'momentum_schedule', None)
         if schedule is None or not optimizer_stepped(runner.optim_wrapper):
             return

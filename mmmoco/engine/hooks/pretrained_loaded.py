@@ -3,10 +3,10 @@ file."""
 from typing import List
 
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
 from mmmoco.models.utils.pretrained import compare_loaded_weights, module_names
 from mmmoco.registry import HOOKS
+from mmmoco.utils.distributed import bare_model
 
 
 @HOOKS.register_module()
@@ -41,7 +41,7 @@ class PretrainedLoadedHook(Hook):
             runner.logger.info(f'Weights come from load_from/resume, not compared with '
                                f'{self.source}')
             return
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = bare_model(runner.model)
         count = compare_loaded_weights(model, self.module_paths, self.source)
         runner.logger.info(f'Pretrained weights loaded: the {count} tensors of '
                            f'{module_names(self.module_paths)} equal those of {self.source}')

@@ -4,14 +4,13 @@ from typing import Optional
 import torch
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 from torch.utils.hooks import RemovableHandle
 
 from mmmoco.evaluation.rankme import effective_rank
 from mmmoco.models.utils.pooling import pooled_features
 from mmmoco.registry import HOOKS
 from mmmoco.utils.checks import check_positive_int
-from mmmoco.utils.distributed import all_gather_batches
+from mmmoco.utils.distributed import all_gather_batches, bare_model
 
 SCALAR_KEY = 'train/rankme'
 
@@ -55,7 +54,7 @@ class RankMeHook(Hook):
         """
         if not self.every_n_train_iters(runner, self.interval):
             return
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model = bare_model(runner.model)
         self._features = None
         self._handle = model.backbone.register_forward_hook(self._record_first_output)
 

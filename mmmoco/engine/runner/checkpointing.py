@@ -19,10 +19,10 @@ from typing import Callable, Optional, Union
 
 import torch
 from mmengine.logging import print_log
-from mmengine.model import is_model_wrapper
 
 from mmmoco.engine.hooks import RandomStateHook
 from mmmoco.utils.atomic_write import fsync_directory, fsync_file, temporary_path
+from mmmoco.utils.distributed import bare_model
 from .checkpoint_loading import find_resume_checkpoint, load_state_dict_checked, read_checkpoint
 from .finite import check_finite_parameters
 
@@ -150,7 +150,7 @@ class CheckpointingMixin:
 
     def _unwrapped_model(self) -> torch.nn.Module:
         """The model without its DDP wrapper (checkpoint keys have no ``module.``)."""
-        return self.model.module if is_model_wrapper(self.model) else self.model
+        return bare_model(self.model)
 
     def save_checkpoint(self, out_dir: str, filename: str, file_client_args=None,
                         save_optimizer: bool = True, save_param_scheduler: bool = True,

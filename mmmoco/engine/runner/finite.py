@@ -2,8 +2,9 @@
 from typing import Mapping
 
 import torch
-from mmengine.model import is_model_wrapper
 from torch import nn
+
+from mmmoco.utils.distributed import bare_model
 
 
 class NonFiniteError(RuntimeError):
@@ -49,8 +50,7 @@ def check_finite_parameters(model: nn.Module, where: str) -> None:
     Raises:
         NonFiniteError: Naming the first non-finite tensor and ``where``.
     """
-    if is_model_wrapper(model):
-        model = model.module
+    model = bare_model(model)
     tensors = [(name, tensor) for name, tensor in model.state_dict(keep_vars=True).items()
                if tensor.is_floating_point()]
     if not tensors:

@@ -81,19 +81,18 @@ class BaseMomentumModel(BaseModel):
 
     Args:
         momentum: The schedule, ``dict(start=m)`` (constant) or ``dict(start=m0, end=m1)``
-            (half-cosine per step).
+            (half-cosine per step); each algorithm gives its paper's default.
         data_preprocessor: Config of the data preprocessor (default
             ``SelfSupDataPreprocessor``).
         init_cfg: mmengine init config.
     """
 
-    def __init__(self, momentum: Optional[dict] = None, data_preprocessor: Optional[dict] = None,
+    def __init__(self, momentum: dict, data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         if data_preprocessor is None:
             data_preprocessor = dict(type='SelfSupDataPreprocessor')
         super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        self.momentum_schedule = MomentumSchedule.from_config(
-            dict(start=0.999) if momentum is None else dict(momentum))
+        self.momentum_schedule = MomentumSchedule.from_config(momentum)
         self._momentum_names: List[str] = []
 
     def add_momentum_copies(self, *names: str) -> None:
