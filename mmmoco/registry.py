@@ -2,10 +2,11 @@
 
 Each child registry names the package that holds its modules (``locations``), so a config with
 ``default_scope='mmmoco'`` builds any mmmoco part without the caller importing it first.
-Registries without ``locations`` (visualizers, vis backends, log processors, weight
-initializers) hold no mmmoco module: they give the scope a node in those registry trees, so
-mmengine's parts (``LocalVisBackend``, ``TensorboardVisBackend``, ``LogProcessor``, ...) are
-found through the parent without the "Failed to search registry with scope" warning.
+Registries without ``locations`` (visualizers, log processors, weight initializers) hold no
+mmmoco module: they give the scope a node in those registry trees, so mmengine's parts
+(``Visualizer``, ``LogProcessor``, ...) are found through the parent without the "Failed to
+search registry with scope" warning; so are mmengine's vis backends (``LocalVisBackend``,
+``TensorboardVisBackend``, ...) beside mmmoco's own (``mmmoco.engine.visualization``).
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -57,6 +58,7 @@ METRICS = Registry('metric', parent=MMENGINE_METRICS, locations=['mmmoco.evaluat
 EVALUATOR = Registry('evaluator', parent=MMENGINE_EVALUATOR, locations=['mmmoco.evaluation'])
 
 VISUALIZERS = Registry('visualizer', parent=MMENGINE_VISUALIZERS)
-VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS)
+VISBACKENDS = Registry('vis_backend', parent=MMENGINE_VISBACKENDS,
+                       locations=['mmmoco.engine.visualization'])
 LOG_PROCESSORS = Registry('log_processor', parent=MMENGINE_LOG_PROCESSORS)
 WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS)

@@ -55,6 +55,11 @@ MONITOR = ('train_cfg.max_epochs=1', 'train_dataloader.batch_size=10',
            'default_hooks.logger.interval=1', 'custom_hooks.0.interval=1',
            'custom_hooks.0.bank_dataloader.num_workers=0',
            'custom_hooks.0.query_dataloader.num_workers=0')
+#: The own-images recipe: one epoch of 4-image batches, RankMe on every step.
+OWN_IMAGES = ('train_cfg.max_epochs=1', 'train_dataloader.batch_size=4',
+              'train_dataloader.num_workers=0', 'model.queue.queue_len=16',
+              'model.single_device_bn_splits=2', 'default_hooks.logger.interval=1',
+              'custom_hooks.0.interval=1')
 #: README placeholders of checkpoints -> the tiny runs' (one epoch).
 CHECKPOINTS = ((r'epoch_(200|100)\.pth', 'epoch_1.pth'), )
 #: 8 (or 16) devices -> 1 process, except where a rule keeps DDP.
@@ -138,6 +143,11 @@ RULES = [
          subs=ONE_PROCESS, expect='Pretrained weights loaded'),
     Rule(r'\.venv/bin/python tools/test\.py ', options=CLASSIFIER, subs=CHECKPOINTS,
          expect='accuracy/top1'),
+    # your own images: a flat folder (5 Fashion-MNIST bags written by the command above)
+    Rule(r'\.venv/bin/python tools/train\.py configs/mocov2_r18w16-small_1xb128-coslr-80e_'
+         r'own-images\.py', options=OWN_IMAGES,
+         subs=[('/path/to/images', 'data/fashion_mnist/train/Bag')],
+         expect='AutoImageFolder: UnlabeledImageFolder reading every image'),
     # configs: naming and overriding (the README's override values stay)
     Rule(r'\.venv/bin/python tools/train\.py configs/mocov2_r50_8xb32\.py --work-dir',
          options=PRETRAIN[:4] + ('train_dataloader.batch_size=8', 'train_cfg.max_epochs=1',

@@ -143,6 +143,25 @@ def trained_run(data_root: str, tmp_path_factory, epochs: int = 2) -> str:
     return _RUNS[epochs]
 
 
+def copied_run(data_root: str, tmp_path_factory, work_dir: str) -> str:
+    """A copy of the finished 2-epoch :func:`trained_run` whose ``last_checkpoint`` names the
+    copy's ``epoch_2.pth`` (as the run would have written it there).
+
+    Args:
+        data_root: Folder with ``train/<class>/*.png``.
+        tmp_path_factory: pytest's factory, for the trained run.
+        work_dir: Where the copy goes (must not exist).
+
+    Returns:
+        ``work_dir``.
+    """
+    import shutil
+    shutil.copytree(trained_run(data_root, tmp_path_factory), work_dir)
+    with open(osp.join(work_dir, 'last_checkpoint'), 'w', encoding='utf-8') as f:
+        f.write(osp.join(work_dir, 'epoch_2.pth'))
+    return work_dir
+
+
 def log_text(work_dir: str) -> str:
     """Everything the runners wrote to the log files of a work dir."""
     import glob

@@ -15,7 +15,9 @@ if [ "$NPROC" -le 1 ] && [ "${NNODES:-1}" -le 1 ]; then
   exec "$PYTHON" "$SCRIPT" "$@"
 fi
 # Several CPU processes on a small machine: one thread each unless the user says otherwise.
+# MKL gets the same number (mmengine would otherwise set it to 1 with a warning on every rank).
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+
 exec "$PYTHON" -m torch.distributed.run \
   --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
   --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${PORT:-29500}" \

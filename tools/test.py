@@ -27,7 +27,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', help='checkpoint to evaluate')
     parser.add_argument('--work-dir', help='where logs go (default: work_dirs/<config name>)')
-    parser.add_argument('--out', help='write the metrics to this json file')
+    parser.add_argument('--out', help='write the metrics to this json file (its folder is '
+                        'created, and checked, before evaluating)')
     add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
@@ -37,9 +38,33 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def prepare_out(out: str) -> None:
+    """Create the folder of ``--out`` and check that it can be written, before evaluating.
+
+    Args:
+        out: The ``--out`` path.
+
+    Raises:
+        SystemExit: If ``out`` is a folder, or its folder cannot be created or written.
+    """
+    if osp.isdir(out):
+        raise SystemExit(f'test.py: --out {out} is a folder; give the name of a json file')
+    folder = osp.dirname(osp.abspath(out))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise SystemExit(f'test.py: cannot create {folder} for --out {out}: '
+                         f'{error.strerror or error}') from None
+    if not os.access(folder, os.W_OK):
+        raise SystemExit(f'test.py: cannot write --out {out}: {folder} is not writable')
+
+
 def main() -> None:
-    """Build the runner, load the checkpoint, run the test loop and report the metrics."""
+    """Check --out, build the runner, load the checkpoint, run the test loop and report the
+    metrics."""
     args = parse_args()
+    if args.out:
+        prepare_out(args.out)
     register_all_modules()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -55,6 +80,7 @@ def main() -> None:
     if args.out and runner.rank == 0:
         with open(args.out, 'w', encoding='utf-8') as f:
             json.dump(metrics, f, indent=2)
+    runner.report_outputs('test', metrics=args.out)
 
 
 if __name__ == '__main__':

@@ -8,6 +8,7 @@ from mmengine.config import Config
 from mmmoco.apis import register_all_modules
 from mmmoco.apis.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
 from mmmoco.apis.config_checks import ConfigCheckError, check_config
+from mmmoco.engine.runner.work_dir_lock import WorkDirBusyError
 from mmmoco.registry import RUNNERS
 
 
@@ -45,7 +46,8 @@ def main() -> None:
     """Check the config, build the runner from it and train.
 
     Raises:
-        SystemExit: If the config has an unknown key or an invalid value (names it).
+        SystemExit: If the config has an unknown key or an invalid value (names it), or
+            another run uses the work dir (names it).
     """
     args = parse_args()
     register_all_modules()
@@ -55,7 +57,10 @@ def main() -> None:
     except ConfigCheckError as error:
         raise SystemExit(f'{args.config}: {error}') from None
     cfg.setdefault('runner_type', 'MoCoRunner')
-    runner = RUNNERS.build(cfg)
+    try:
+        runner = RUNNERS.build(cfg)
+    except WorkDirBusyError as error:
+        raise SystemExit(f'{args.config}: {error}') from None
     runner.train()
     if dist.is_available() and dist.is_initialized():
         # leave the process group before exit: a gloo group torn down by the interpreter's exit

@@ -6,6 +6,9 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
+from mmmoco.engine.runner.console_log import VERBOSE_KEY
+from mmmoco.apis.schedule_length import follow_max_epochs
+
 #: The scoped type name of mmmoco's mixed-precision wrapper (bf16 on CPU, fp16 on CUDA), so
 #: that ``--amp`` picks it whatever the config's default scope.
 AMP_OPTIM_WRAPPER = 'mmmoco.AmpOptimWrapper'
@@ -45,7 +48,7 @@ def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add --work-dir, --resume, --amp, --cfg-options, --launcher and --local_rank.
+    """Add --work-dir, --resume, --amp, --verbose, --cfg-options, --launcher and --local_rank.
 
     Args:
         parser: The parser to extend.
@@ -54,10 +57,14 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
                         '(default: work_dirs/[<tool>/]<config name>)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or without a path from the '
-                        'latest checkpoint in the work dir')
+                        'checkpoint of the work dir with the highest recorded iteration (a new '
+                        'run if the work dir has none: one command for a job and its restarts)')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision: fp16 with dynamic loss scaling on CUDA, '
                         'bf16 autocast on CPU')
+    parser.add_argument('--verbose', action='store_true',
+                        help='also print the config, environment and hook dumps on the console '
+                        '(the log file in the work dir always has them)')
     add_cfg_options_argument(parser)
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
@@ -92,11 +99,15 @@ def apply_runner_arguments(cfg: Config, args: argparse.Namespace,
     """
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        max_epochs = (cfg.get('train_cfg') or {}).get('max_epochs')
         cfg.merge_from_dict(args.cfg_options)
+        follow_max_epochs(cfg, max_epochs, args.cfg_options)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join(work_dir_root, osp.splitext(osp.basename(args.config))[0])
+    if args.verbose:
+        cfg[VERBOSE_KEY] = True
     if args.amp:
         cfg.optim_wrapper.type = AMP_OPTIM_WRAPPER
     if args.resume is not None:

@@ -18,9 +18,13 @@ after an epoch, stop the run before anything is built, with one message naming t
   run without ``RandomStateHook`` is warned that its resume will not be exact.
 - :func:`check_safe_types`: a MoCoRunner config declares the exact-resume train loop and the
   atomic checkpoint hook, not mmengine's plain ones.
+- :func:`check_vis_backend_packages`: the package an experiment tracker's backend imports
+  (``wandb``, ``mlflow``, ``tensorboard``, ...) is installed; otherwise one line names what to
+  ``pip install`` instead of an ImportError when the runner starts logging.
 """
 import ast
 import difflib
+import importlib.util
 import inspect
 import logging
 import math
@@ -43,11 +47,13 @@ from mmmoco.registry import MODELS
 
 #: Top-level keys read by mmengine's Runner (besides its ``__init__`` arguments), by mmengine's
 #: Config, and by mmmoco's runner and tools (``knn``: tools/benchmarks/knn_eval.py;
-#: ``load_from_strict``, ``overwrite_checkpoints``: :class:`mmmoco.engine.runner.MoCoRunner`).
+#: ``load_from_strict``, ``overwrite_checkpoints``, ``verbose_console``,
+#: ``resume_allow_config_changes``: :class:`mmmoco.engine.runner.MoCoRunner`).
 RUNNER_EXTRA_KEYS = frozenset({
     'runner_type', 'custom_imports', 'model_wrapper_cfg', 'find_unused_parameters',
     'sync_bn', 'compile', 'activation_checkpointing', 'efficient_conv_bn_eval', 'knn',
-    'load_from_strict', 'overwrite_checkpoints',
+    'load_from_strict', 'overwrite_checkpoints', 'verbose_console',
+    'resume_allow_config_changes',
 })
 
 #: Helper variables that OpenMMLab configs conventionally define at the top level and use to
@@ -65,6 +71,18 @@ HOOK_META_KEYS = frozenset({'type', 'priority'})
 
 #: Learning rates above this are legal but suspicious (linear evaluation uses 30).
 LARGE_LR = 100.0
+
+#: The module each experiment-tracker backend imports, and what to ``pip install`` for it.
+VIS_BACKEND_PACKAGES = {
+    'WandbVisBackend': ('wandb', "wandb (or: pip install 'mmmoco[wandb]')"),
+    'WandbCodeRootVisBackend': ('wandb', "wandb (or: pip install 'mmmoco[wandb]')"),
+    'MLflowVisBackend': ('mlflow', "mlflow (or: pip install 'mmmoco[mlflow]')"),
+    'TensorboardVisBackend': ('tensorboard', 'tensorboard'),
+    'ClearMLVisBackend': ('clearml', 'clearml'),
+    'NeptuneVisBackend': ('neptune', 'neptune'),
+    'DVCLiveVisBackend': ('dvclive', 'dvclive'),
+    'AimVisBackend': ('aim', 'aim'),
+}
 
 
 class ConfigCheckError(ValueError):
@@ -299,9 +317,10 @@ def check_optimizer_hyper_parameters(cfg: Config) -> None:
 
 
 def _hook_types(hooks: Iterable[Any]) -> Set[str]:
-    """The type names of hook configs (classes by their name)."""
-    return {hook['type'] if isinstance(hook['type'], str) else hook['type'].__name__
-            for hook in hooks if isinstance(hook, Mapping) and 'type' in hook}
+    """The type names of hook configs (classes by their name, scoped names without the
+    scope: ``'mmmoco.RandomStateHook'`` -> ``'RandomStateHook'``)."""
+    return {hook['type'].split('.')[-1] if isinstance(hook['type'], str) else
+            hook['type'].__name__ for hook in hooks if isinstance(hook, Mapping) and 'type' in hook}
 
 
 def check_training_hooks(cfg: Config) -> None:
@@ -359,6 +378,30 @@ def check_safe_types(cfg: Config) -> None:
         raise ConfigCheckError(str(error)) from None
 
 
+def check_vis_backend_packages(cfg: Config) -> None:
+    """Refuse a visualizer backend whose tracker package is not installed.
+
+    Args:
+        cfg: The config.
+
+    Raises:
+        ConfigCheckError: Naming the backend's key and the package to install.
+    """
+    backends = (cfg.get('visualizer') or {}).get('vis_backends') or []
+    for index, backend in enumerate([backends] if isinstance(backends, Mapping) else backends):
+        type_ = backend.get('type') if isinstance(backend, Mapping) else None
+        if isinstance(type_, str):
+            name = type_.rsplit('.', 1)[-1]  # 'WandbVisBackend' or 'mmengine.WandbVisBackend'
+        else:
+            name = getattr(type_, '__name__', '')  # the class itself
+        if name in VIS_BACKEND_PACKAGES:
+            module, install = VIS_BACKEND_PACKAGES[name]
+            if importlib.util.find_spec(module) is None:
+                raise ConfigCheckError(f'visualizer.vis_backends.{index} ({name}) needs the '
+                                       f'{module} package, which is not installed: '
+                                       f'pip install {install}')
+
+
 def check_config(cfg: Config, cfg_options: Optional[Mapping[str, Any]] = None) -> None:
     """Run every start-up check of this module.
 
@@ -371,7 +414,10 @@ def check_config(cfg: Config, cfg_options: Optional[Mapping[str, Any]] = None) -
         ConfigCheckError: At the first problem found, naming the key.
     """
     check_top_level_keys(cfg, cfg_options)
+    check_vis_backend_packages(cfg)
     check_hook_arguments(cfg)
     check_safe_types(cfg)
     check_training_hooks(cfg)
     check_optimizer_hyper_parameters(cfg)
+    from mmmoco.apis.key_suggestions import check_constructor_keys  # it imports this module
+    check_constructor_keys(cfg)

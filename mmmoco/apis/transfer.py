@@ -8,7 +8,9 @@ runner: the entry point of ``tools/benchmarks/downstream_train.sh``.
    ``backbone.`` weights are used;
 2. loads the config, whose ``default_scope`` (``'mmdet'`` or ``'mmseg'``) says which codebase
    trains it, and points every ``init_cfg=dict(type='Pretrained', checkpoint=None)`` of its
-   model at that file (the benchmark configs leave the checkpoint unset);
+   model at that file (the benchmark configs leave the checkpoint unset); mmmoco's atomic
+   checkpoint hook, exact-resume loop and ``RandomStateHook`` replace or join the library's
+   plain ones (:func:`declare_safe_types`, :func:`add_random_state_hook`);
 3. builds the runner and, before training, checks that the file holds every weight of those
    modules with the right shape, stopping with the missing keys otherwise. A module may name
    children that no pretrained file can hold (a layer the protocol adds) in a
@@ -83,6 +85,9 @@ def build_config(args: argparse.Namespace) -> Config:
     for key, safe in declare_safe_types(cfg):
         print_log(f'{key}: {safe} (the library config names the plain mmengine type, which '
                   "mmmoco's runner refuses)", logger='current')
+    if add_random_state_hook(cfg):
+        print_log(f"default_hooks.random_state: {RANDOM_STATE_HOOK['type']} added (a resumed "
+                  'run continues with the random state it stopped with)', logger='current')
     return cfg
 
 
@@ -123,6 +128,30 @@ def declare_safe_types(cfg: Config) -> List[Tuple[str, str]]:
             node['type'] = safe
             changed.append(('.'.join(path) + '.type', safe))
     return changed
+
+
+#: mmmoco's hook that makes resume exact, which the libraries' configs do not declare.
+RANDOM_STATE_HOOK = dict(type='mmmoco.RandomStateHook')
+
+
+def add_random_state_hook(cfg: Config) -> bool:
+    """Add mmmoco's ``RandomStateHook`` to a library config that has none.
+
+    mmmoco's own configs declare it (``configs/_base_/default_runtime.py``); with it a
+    resumed fine-tuning restores the random generators and the sampler seed of its checkpoint.
+
+    Args:
+        cfg: The runner config, changed in place.
+
+    Returns:
+        Whether the hook was added (False if a ``RandomStateHook`` is already declared).
+    """
+    hooks = [*(cfg.get('default_hooks') or {}).values(), *(cfg.get('custom_hooks') or [])]
+    if any(isinstance(hook, dict) and isinstance(hook.get('type'), str)
+           and hook['type'].split('.')[-1] == 'RandomStateHook' for hook in hooks):
+        return False
+    cfg.setdefault('default_hooks', {})['random_state'] = dict(RANDOM_STATE_HOOK)
+    return True
 
 
 #: The dataloaders of a runner config.

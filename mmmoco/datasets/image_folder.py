@@ -1,4 +1,5 @@
-"""Datasets of image files on disk: class sub-folders, a file list, or a flat unlabeled folder."""
+"""Datasets of image files on disk: class sub-folders, a file list, or a flat unlabeled folder,
+and ``AutoImageFolder``, which picks one of them from what is on disk."""
 import logging
 import os
 from typing import Callable, List, Sequence, Tuple, Union
@@ -11,6 +12,9 @@ from .sample_seeds import SeededIndex, seeded_generators
 from .transforms import ImageDecodeError, build_transforms
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.ppm', '.pgm', '.tif', '.tiff', '.webp')
+
+#: File-list labels are class indices stored as int64 tensors: they must lie below this bound.
+LABEL_LIMIT = 2**31
 
 
 def _prefix_dict(data_prefix: Union[str, dict]) -> dict:
@@ -232,6 +236,8 @@ class ImageFolderDataset(_ImageFileDataset):
         if not os.path.isfile(self.ann_file):
             raise FileNotFoundError(f'ImageFolderDataset: ann_file {self.ann_file!r} does not '
                                     'exist')
+        classes = self._metainfo.get('classes')
+        limit = min(LABEL_LIMIT, len(classes)) if classes else LABEL_LIMIT
         samples = []
         with open(self.ann_file, encoding='utf-8') as file:
             for line_number, line in enumerate(file, start=1):
@@ -242,6 +248,11 @@ class ImageFolderDataset(_ImageFileDataset):
                     raise ValueError(f'{self.ann_file}:{line_number}: expected "path [label]" '
                                      f'with a non-negative int label, got {line.rstrip()!r}')
                 label = int(fields[1]) if len(fields) == 2 else -1
+                if label >= limit:
+                    known = f' (the dataset has {len(classes)} classes)' if classes else ''
+                    raise ValueError(f'{self.ann_file}:{line_number}: label {fields[1]} is out '
+                                     f'of range: a label is a class index in [0, {limit})'
+                                     f'{known}')
                 samples.append((os.path.join(folder, fields[0]), label))
         if not samples:
             raise ValueError(f'ImageFolderDataset: ann_file {self.ann_file!r} lists no images')
@@ -299,3 +310,83 @@ class UnlabeledImageFolder(_ImageFileDataset):
                              f'{self.extensions}' + (' (recursively)' if self.recursive else ''))
         return [dict(img_path=path, gt_label=-1, sample_idx=index)
                 for index, path in enumerate(paths)]
+
+
+def _holds_an_image(folder: str, endings: Tuple[str, ...]) -> bool:
+    """Whether a folder or any folder below it (symbolic links not followed) holds an image."""
+    return any(name.lower().endswith(endings)
+               for _, _, files in os.walk(folder) for name in files)
+
+
+def has_class_folders(folder: str, extensions: Sequence[str]) -> bool:
+    """Whether a folder is laid out as class folders: sub-folders that each hold images (at
+    any depth), and no image beside them.
+
+    Args:
+        folder: An existing folder.
+        extensions: File name endings (case-insensitive) that count as images.
+
+    Returns:
+        True for the class-folder layout; False for a flat folder, images at the top of a
+        nested one, or a sub-folder without images (e.g. ``meta/``).
+    """
+    endings = tuple(ext.lower() for ext in extensions)
+    with os.scandir(folder) as scan:
+        entries = list(scan)
+    subfolders = [entry.path for entry in entries if entry.is_dir()]
+    return (bool(subfolders)
+            and not any(entry.is_file() and entry.name.lower().endswith(endings)
+                        for entry in entries)
+            and all(_holds_an_image(path, endings) for path in subfolders))
+
+
+def auto_image_folder(data_root: str = '', data_prefix: Union[str, dict] = '',
+                      ann_file: str = '', pipeline: Sequence[Union[dict, Callable]] = (),
+                      extensions: Sequence[str] = IMG_EXTENSIONS,
+                      **kwargs) -> _ImageFileDataset:
+    """The image dataset that fits what is on disk (registered as ``AutoImageFolder``), so a
+    pretraining recipe takes any folder of images by changing only its data root.
+
+    In this order: the file list ``ann_file`` when it exists (an :class:`ImageFolderDataset`
+    reading it, labels where the lines have them); class folders when the image folder holds
+    sub-folders that all hold images and no image of its own (an :class:`ImageFolderDataset`
+    scanning them, the ImageNet layout; see :func:`has_class_folders`); otherwise every image
+    in the folder and below it, unlabeled (an :class:`UnlabeledImageFolder`: a flat folder, or
+    nested folders without classes).
+    One INFO line in the log says which was chosen and why.
+
+    Args:
+        data_root: The dataset root.
+        data_prefix: The image folder relative to ``data_root``, a str or
+            ``dict(img_path=...)``.
+        ann_file: The file list relative to ``data_root``; used only when it exists.
+        pipeline: Transform configs or callables.
+        extensions: File name endings (case-insensitive) that count as images.
+        **kwargs: Further arguments of the chosen dataset (``skip_unreadable``,
+            ``serialize_data``, ``lazy_init``, ...).
+
+    Returns:
+        The dataset.
+    """
+    folder = os.path.join(data_root, _prefix_dict(data_prefix)['img_path']) or '.'
+    list_path = os.path.join(data_root, ann_file) if ann_file else ''
+    common = dict(data_root=data_root, data_prefix=data_prefix, pipeline=pipeline,
+                  extensions=extensions, **kwargs)
+    no_list = f'no file list at {list_path!r}' if list_path else 'no ann_file'
+    if list_path and os.path.isfile(list_path):
+        dataset = ImageFolderDataset(ann_file=ann_file, **common)
+        reason = f'the file list {list_path!r} (labels where its lines have them)'
+    elif os.path.isdir(folder) and has_class_folders(folder, extensions):
+        dataset = ImageFolderDataset(**common)
+        reason = f'the class sub-folders of {folder!r} as classes ({no_list})'
+    else:
+        dataset = UnlabeledImageFolder(recursive=True, **common)
+        reason = (f'every image in {folder!r} and its sub-folders, unlabeled ({no_list}; not '
+                  'class folders: no sub-folders, images at the top, or a sub-folder without '
+                  'images)')
+    print_log(f'AutoImageFolder: {type(dataset).__name__} reading {reason}', logger='current',
+              level=logging.INFO)
+    return dataset
+
+
+DATASETS.register_module(name='AutoImageFolder', module=auto_image_folder)

@@ -7,10 +7,12 @@ result does not depend on a learning rate or a schedule), and its L2 penalty is 
 ``weight_decays`` with the best k-fold cross-validated accuracy on the training set. The test
 split is used once, for the reported accuracy.
 """
-from typing import Dict, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+
+from .features import with_progress
 
 #: The L2 penalties tried by cross-validation (per-sample loss + wd * ||W||^2).
 DEFAULT_WEIGHT_DECAYS = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -109,7 +111,9 @@ def cross_validated_accuracy(feats: torch.Tensor, labels: torch.Tensor, num_clas
 def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor,
                  test_feats: torch.Tensor, test_labels: torch.Tensor,
                  weight_decays: Sequence[float] = DEFAULT_WEIGHT_DECAYS, folds: int = 5,
-                 seed: int = 0) -> Dict[str, float]:
+                 seed: int = 0,
+                 progress: Optional[str] = 'linear probe: cross-validating the L2 penalty'
+                 ) -> Dict[str, float]:
     """Cross-validate the L2 penalty on the training set, refit, report test top-1.
 
     Args:
@@ -120,6 +124,8 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor,
         weight_decays: Candidate L2 penalties.
         folds: Cross-validation folds.
         seed: Seed of the fold assignment.
+        progress: Description of a progress bar over the penalties (stderr, rank 0, see
+            :func:`~mmmoco.evaluation.features.with_progress`); None shows none.
 
     Returns:
         ``dict(top1=..., weight_decay=..., cv_top1=...)``: test accuracy of the refitted
@@ -137,7 +143,7 @@ def linear_probe(train_feats: torch.Tensor, train_labels: torch.Tensor,
                          f'test features {test_feats.shape[1]}')
     num_classes = int(max(train_labels.max(), test_labels.max())) + 1
     cv = {wd: cross_validated_accuracy(train_feats, train_labels, num_classes, wd, folds, seed)
-          for wd in weight_decays}
+          for wd in with_progress(weight_decays, progress, unit='penalty')}
     best = max(cv, key=lambda wd: (cv[wd], wd))
     train, test = standardise(train_feats, test_feats)
     weight, bias = fit_logistic_regression(train, train_labels, num_classes, best)

@@ -80,12 +80,14 @@ def allow_mmengine_checkpoints() -> Iterator[None]:
         yield
 
 
-def load_checkpoint_file(path: str, map_location: str = 'cpu') -> dict:
+def load_checkpoint_file(path: str, map_location: str = 'cpu', mmap: bool = False) -> dict:
     """Load a checkpoint file safely (``weights_only=True`` plus the mmengine allow-list).
 
     Args:
         path: Path of the checkpoint.
         map_location: Where to put the tensors.
+        mmap: Memory-map the tensors instead of reading them (cheap when only the counters
+            and other small entries are needed).
 
     Returns:
         The checkpoint dict.
@@ -100,7 +102,8 @@ def load_checkpoint_file(path: str, map_location: str = 'cpu') -> dict:
         raise FileNotFoundError(f'checkpoint {path!r} does not exist (or is not a file)')
     with allow_mmengine_checkpoints():
         try:
-            checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+            checkpoint = torch.load(path, map_location=map_location, weights_only=True,
+                                    mmap=mmap)
         except Exception as error:  # unpickling errors come in many types
             raise ValueError(describe_unreadable_checkpoint(path, error)) from error
     if not isinstance(checkpoint, dict):

@@ -1,4 +1,5 @@
-"""Distributed helpers for MoCo: gathering keys and shuffling a batch across ranks.
+"""Distributed helpers: agreeing on flags and reports across ranks; for MoCo, gathering keys
+and shuffling a batch across ranks.
 
 All functions work on a single process too (they then act on the local tensor), and support
 ranks holding batches of different sizes (a last partial batch), which a plain
@@ -6,7 +7,7 @@ ranks holding batches of different sizes (a last partial batch), which a plain
 gathered without padding, and Shuffle BN moves each sample once with ``all_to_all`` instead of
 all-gathering the whole global batch on every rank.
 """
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.distributed as dist
@@ -30,6 +31,72 @@ def get_rank() -> int:
         The rank.
     """
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def _communication_device() -> torch.device:
+    """The device of the default group's small communication tensors (the GPU under NCCL).
+
+    Returns:
+        The device.
+    """
+    if dist.get_backend() == 'nccl':
+        return torch.device('cuda', torch.cuda.current_device())
+    return torch.device('cpu')
+
+
+@torch.no_grad()
+def max_over_ranks(values: Sequence[int]) -> List[int]:
+    """The element-wise maximum of small integers over all ranks, on every rank.
+
+    One all-reduce of ``len(values)`` integers: cheap enough to agree on flags (stop
+    requested, problem seen) every iteration. A collective: every rank must call it.
+
+    Args:
+        values: This rank's integers (e.g. 0/1 flags, a signal number).
+
+    Returns:
+        The maxima, in order (``values`` itself without a process group).
+    """
+    if not is_distributed():
+        return [int(value) for value in values]
+    tensor = torch.tensor([int(value) for value in values], dtype=torch.long,
+                          device=_communication_device())
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor.tolist()
+
+
+def first_report(report: Optional[str]) -> Optional[Tuple[int, str]]:
+    """The report of the lowest rank that has one, known to every rank.
+
+    A collective: every rank must call it. Costs one small all-reduce when no rank reports,
+    plus a gather of the reports when one does.
+
+    Args:
+        report: This rank's report (e.g. an error message), or None.
+
+    Returns:
+        ``(rank, report)`` of the lowest reporting rank, or None if no rank reports.
+    """
+    if not max_over_ranks([report is not None])[0]:
+        return None
+    return gather_first_report(report)
+
+
+def gather_first_report(report: Optional[str]) -> Tuple[int, str]:
+    """The report of the lowest rank that has one, once the ranks know that some rank has one
+    (e.g. from a flag in :func:`max_over_ranks`). A collective: every rank must call it.
+
+    Args:
+        report: This rank's report, or None.
+
+    Returns:
+        ``(rank, report)`` of the lowest reporting rank.
+    """
+    if not is_distributed():
+        return 0, report
+    reports: List[Optional[str]] = [None] * dist.get_world_size()
+    dist.all_gather_object(reports, report)
+    return next((rank, text) for rank, text in enumerate(reports) if text is not None)
 
 
 @torch.no_grad()

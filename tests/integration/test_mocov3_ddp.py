@@ -12,6 +12,7 @@ import torch
 from conftest import ROOT, fashion_mnist_slice, free_port
 from mmmoco.utils import load_checkpoint_file
 from runs import run_command as run
+from tiny_run import log_text
 
 VIT_CONFIG = osp.join(ROOT, 'configs', 'mocov3_vit-s16_16xb256-amp-coslr-300e_in1k.py')
 DEMO_CONFIG = osp.join(ROOT, 'configs', 'mocov3_r18w16-small_1xb128-coslr-40e_fashionmnist.py')
@@ -53,7 +54,8 @@ def vit_ddp_run(sample_imagenet, tmp_path_factory) -> dict:
 
 def test_vit_recipe_trains_under_two_process_gloo_ddp(vit_ddp_run):
     out = vit_ddp_run['out']
-    assert 'Distributed launcher: pytorch' in out and 'GPU number: 2' in out
+    log = log_text(vit_ddp_run['work_dir'])  # the environment dump goes to the log file only
+    assert 'Distributed launcher: pytorch' in log and 'GPU number: 2' in log
     # the recipe's SyncBN projector/predictor run as BN on CPU: 2 + 1 and 1 + 1 BN layers
     assert 'MoCoV3: CUDA is not available, so its 5 SyncBN layers run as plain BN' in out
     first = load_checkpoint_file(osp.join(vit_ddp_run['work_dir'], 'epoch_1.pth'))

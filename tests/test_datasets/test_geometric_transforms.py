@@ -1,7 +1,11 @@
 """Tests of RandomResizedCrop, Resize, CenterCrop and RandomFlip."""
+import glob
+import os.path as osp
+
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from mmmoco.datasets.transforms import CenterCrop, RandomFlip, RandomResizedCrop, Resize
 
@@ -23,12 +27,40 @@ def test_random_resized_crop_output_size_and_box_bounds():
         assert 3 / 4 * 0.9 <= width / height <= 4 / 3 * 1.1
 
 
-def test_full_scale_square_crop_equals_plain_resize():
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+def test_full_scale_square_crop_equals_pils_resize(interpolation):
     img = _image(40, 40)
-    out = RandomResizedCrop(16, scale=(1, 1), ratio=(1, 1), interpolation='bicubic')(
+    out = RandomResizedCrop(16, scale=(1, 1), ratio=(1, 1), interpolation=interpolation)(
         dict(img=img))['img']
-    # shrinking: area averaging (anti-aliased, like PIL), not the plain cubic kernel
-    np.testing.assert_array_equal(out, cv2.resize(img, (16, 16), interpolation=cv2.INTER_AREA))
+    # shrinking: PIL's antialiased filter (torchvision's classic transforms), not the plain kernel
+    mode = {'bilinear': Image.BILINEAR, 'bicubic': Image.BICUBIC}[interpolation]
+    expected = np.asarray(Image.fromarray(img).resize((16, 16), mode))
+    assert np.abs(out.astype(int) - expected).max() <= 1
+    assert np.abs(out.astype(int) - cv2.resize(img, (16, 16))).max() > 10  # unfiltered differs
+
+
+@pytest.mark.parametrize('interpolation', ['bilinear', 'bicubic'])
+def test_crops_of_real_photos_equal_torchvisions_pil_resized_crop(sample_imagenet,
+                                                                  interpolation):
+    """The crop is resized from a view of the read-only decoded image (as MultiView shares it)
+    to torchvision's PIL result up to rounding: at most 2 grey levels, in under 1% of pixels."""
+    import torchvision.transforms.functional as TF
+    mode = TF.InterpolationMode(interpolation)
+    crop = RandomResizedCrop(112, scale=(0.2, 1.0), interpolation=interpolation)
+    differences = []
+    for index, path in enumerate(sorted(glob.glob(osp.join(sample_imagenet, 'train', '*', '*')))
+                                 [:6]):
+        img = cv2.cvtColor(cv2.imread(path), cv2.COLOR_BGR2RGB)
+        img.flags.writeable = False
+        np.random.seed(index)
+        top, left, height, width = crop.crop_box(*img.shape[:2])
+        np.random.seed(index)
+        out = crop(dict(img=img))['img']
+        expected = np.asarray(TF.resized_crop(Image.fromarray(img), top, left, height, width,
+                                              [112, 112], mode))
+        differences.append(np.abs(out.astype(int) - expected).ravel())
+    differences = np.concatenate(differences)
+    assert differences.max() <= 2 and (differences > 0).mean() < 0.01
 
 
 def test_shrinking_anti_aliases_a_checkerboard():

@@ -82,6 +82,9 @@ def test_pack_single_image():
     assert packed['inputs'].dtype == torch.uint8
     assert packed['inputs'].shape == (3, 20, 24) and packed['inputs'].is_contiguous()
     assert torch.equal(packed['inputs'][:, 5, 7], torch.from_numpy(img[5, 7]))
+    for view in (img, img[:, ::-1], img[2:9, 3:]):  # contiguous, flipped, cropped
+        assert torch.equal(PackInputs()(dict(img=view))['inputs'],
+                           torch.from_numpy(view.transpose(2, 0, 1).copy()))
     sample = packed['data_samples']
     assert isinstance(sample, DataSample)
     assert sample.img_path == 'a.jpg' and sample.sample_idx == 4

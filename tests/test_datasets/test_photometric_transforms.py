@@ -1,4 +1,8 @@
 """Tests of the colour functions, ColorJitter, RandomGrayscale and GaussianBlur."""
+import glob
+import os.path as osp
+
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -67,6 +71,64 @@ def test_hue_shift_rotates_colours():
     np.testing.assert_array_equal(adjust_hue(red, 0.5)[0, 0], [0, 255, 255])
     np.testing.assert_array_equal(adjust_hue(red, 1 / 3)[0, 0], [0, 255, 0])
     np.testing.assert_array_equal(adjust_hue(red, -1 / 3)[0, 0], [0, 0, 255])
+
+
+@pytest.fixture(scope='module')
+def photos(sample_imagenet):
+    """Eight real ImageNet photos at 96x96 and a 64x64 image of random colours, RGB uint8."""
+    files = sorted(glob.glob(osp.join(sample_imagenet, 'train', '*', '*')))[:8]
+    return [cv2.resize(cv2.cvtColor(cv2.imread(f), cv2.COLOR_BGR2RGB), (96, 96),
+                       interpolation=cv2.INTER_AREA) for f in files] + [_image(64, 64)]
+
+
+def _tensor_op(name, img, param):
+    return getattr(image_ops, f'adjust_{name}')(torch.from_numpy(img.copy()).permute(2, 0, 1),
+                                                 param).permute(1, 2, 0).numpy()
+
+
+@pytest.mark.parametrize('name, params', [
+    ('brightness', (0.0, 0.6, 1.0, 1.37)), ('contrast', (0.0, 0.6, 1.0, 1.37)),
+    ('saturation', (0.0, 0.6, 1.0, 1.37)),
+    # negative shifts and both ends: OpenCV's HSV conversion does not wrap negative hues
+    ('hue', (-0.5, -0.31, -0.07, -1e-9, 0.0, 0.04, 0.23, 0.5))])
+def test_hwc_colour_ops_equal_the_tensor_ops(photos, name, params):
+    """The per-image transforms' lookup-table/OpenCV versions give the tensor formulas' grey
+    levels: brightness exactly, the others up to one level at rounding ties (rare)."""
+    differences = []
+    for img in photos:
+        img.flags.writeable = False  # as MultiView's shared decoded image
+        for param in params:
+            fast = getattr(image_ops, f'hwc_adjust_{name}')(img, param)
+            assert fast.shape == img.shape and fast.dtype == np.uint8
+            differences.append(np.abs(fast.astype(int) - _tensor_op(name, img, param)).ravel())
+    differences = np.concatenate(differences)
+    assert differences.max() <= (0 if name == 'brightness' else 1)
+    assert (differences > 0).mean() < 1e-3
+    gray = image_ops.hwc_grayscale(photos[0])
+    reference = image_ops.grayscale(torch.from_numpy(photos[0]).permute(2, 0, 1))
+    assert np.abs(gray.astype(int) - reference.permute(1, 2, 0).numpy()).max() <= 1
+
+
+def test_color_jitter_equals_the_chain_of_tensor_ops(photos):
+    """ColorJitter's uint8 chain with its own draws against the tensor ops in the same order."""
+    jitter = ColorJitter(0.4, 0.4, 0.4, 0.1)
+    names = ('brightness', 'contrast', 'saturation', 'hue')
+    differences = []
+    for seed, img in enumerate(photos * 4):
+        np.random.seed(seed)
+        out = jitter(dict(img=img))['img']
+        np.random.seed(seed)
+        np.random.rand()
+        order = np.random.permutation(4)
+        params = [f for _, f in jitter.sample_adjustments()]
+        expected = img
+        for index in order:
+            expected = _tensor_op(names[index], expected, params[index])
+        differences.append(np.abs(out.astype(int) - expected).ravel())
+    differences = np.concatenate(differences)
+    # a one-level tie difference early in the chain can grow to two through a factor > 1
+    assert differences.max() <= 2 and (differences > 0).mean() < 1e-3
+    assert (differences > 1).mean() < 1e-4
 
 
 @pytest.mark.parametrize('kwargs, culprit', [(dict(hue=0.6), 'hue'),

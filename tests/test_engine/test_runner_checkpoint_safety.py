@@ -5,6 +5,7 @@ file is refused with its name and the cause.
 mmengine's ``Runner.resume`` passed ``checkpoint['meta']['config']`` to ``Config.fromstring``,
 which executes it as Python: the payload below then created its marker file.
 """
+import json
 import os
 import os.path as osp
 import shutil
@@ -142,3 +143,31 @@ def test_resume_from_a_weights_only_file_says_to_use_load_from(tiny_images, tmp_
     with pytest.raises(ValueError, match=rf"cannot resume from '{path}': it is not a training "
                                          r'checkpoint .* use load_from without --resume'):
         runner.load_or_resume()
+
+
+def test_test_tool_checks_out_first_and_refuses_non_finite_weights(tiny_images, tmp_path):
+    """Issue 17, item 5: ``--out`` into a missing folder used to fail after the whole
+    evaluation; it is created first, and a path it cannot write stops before evaluating. A
+    classifier with a NaN BN running_var used to give a top-1 written as a result."""
+    classifier = str(tmp_path / 'classifier.pth')
+    _linear_classifier_checkpoint(classifier, tmp_path / 'MARKER')
+    out = tmp_path / 'new' / 'folder' / 'metrics.json'
+    result = _test_tool(classifier, tiny_images, str(tmp_path / 'ok'), '--out', str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert 'accuracy/top1' in json.loads(out.read_text())
+
+    blocked = tmp_path / 'a_file'
+    blocked.write_text('')
+    result = _test_tool(classifier, tiny_images, str(tmp_path / 'blocked'), '--out',
+                        str(blocked / 'metrics.json'))
+    assert result.returncode != 0
+    assert f'cannot create {blocked} for --out {blocked}/metrics.json' in result.stderr
+    assert not osp.exists(tmp_path / 'blocked')  # stopped before the runner was built
+
+    data = torch.load(classifier)
+    data['state_dict']['backbone.bn1.running_var'][:2] = float('nan')
+    torch.save(data, classifier)
+    result = _test_tool(classifier, tiny_images, str(tmp_path / 'nan'), '--out',
+                        str(tmp_path / 'nan.json'))
+    assert result.returncode != 0 and not osp.exists(tmp_path / 'nan.json')
+    assert 'backbone.bn1.running_var (2 NaN, 0 Inf)' in result.stderr

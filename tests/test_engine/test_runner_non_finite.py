@@ -76,7 +76,8 @@ def _digest(path: str) -> str:
 def test_divergence_after_resume_keeps_the_good_checkpoints(tiny_images, tmp_path_factory,
                                                             tmp_path):
     """Resume a good 2-epoch run (max_keep_ckpts=2) for 2 more epochs; it diverges at
-    iteration 13. Training stops naming iteration 13; epoch_1.pth, epoch_2.pth and
+    iteration 13. Training stops naming iteration 13 and the last checkpoint with finite
+    weights (issue 17: it only said "the last checkpoint"); epoch_1.pth, epoch_2.pth and
     last_checkpoint are untouched and no epoch_3.pth exists."""
     good = trained_run(tiny_images, tmp_path_factory)
     work_dir = str(tmp_path / 'work')
@@ -87,12 +88,16 @@ def test_divergence_after_resume_keeps_the_good_checkpoints(tiny_images, tmp_pat
         f.write(osp.join(work_dir, 'epoch_2.pth'))
     before = {name: _digest(osp.join(work_dir, name))
               for name in ('epoch_1.pth', 'epoch_2.pth', 'last_checkpoint')}
-    cfg = tiny_config(tiny_images, work_dir, epochs=4, resume=True)
+    cfg = tiny_config(tiny_images, work_dir, epochs=4, resume=True,
+                      resume_allow_config_changes=True)
     cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook', interval=1,
                                         max_keep_ckpts=2)
     runner = build_runner(cfg)
     runner.register_hook(Diverge(at=13))
-    with pytest.raises(NonFiniteError, match=r'at iteration 13 \(epoch 3, batch 3\)'):
+    last = osp.join(work_dir, 'epoch_2.pth')
+    with pytest.raises(NonFiniteError, match=r'(?s)at iteration 13 \(epoch 3, batch 3\).*the '
+                                             rf'last checkpoint with finite weights is {last}: '
+                                             rf'--resume {last}'):
         runner.train()
     assert {name: _digest(osp.join(work_dir, name)) for name in before} == before
     assert not osp.exists(osp.join(work_dir, 'epoch_3.pth'))

@@ -5,7 +5,9 @@ warning). tools/test.py is covered in test_runner_checkpoint_safety.py.
 
 Before the fix, a resume with another ``queue_len`` re-randomised the queue and trained on,
 and ``load_from`` a backbone-only, depth-18-into-34 or empty file trained from partial or
-random weights with the mismatch printed to stdout only.
+random weights with the mismatch printed to stdout only. Issue 17, item 5: a tensor of another
+dtype kind (int into float) or with NaN/Inf values is refused naming the key; a precision
+change (float16 into float32) is logged in one line.
 """
 import os.path as osp
 
@@ -79,3 +81,49 @@ def test_empty_state_dict_is_refused_even_when_not_strict(tiny_images, tmp_path)
     for strict in (True, False):
         with pytest.raises(ValueError, match='no weight of the file matches the model'):
             _load(tiny_images, str(tmp_path / f'work{strict}'), path, load_from_strict=strict)
+
+
+def _altered(checkpoint: str, path: str, change) -> str:
+    """A copy of ``checkpoint`` whose state dict went through ``change`` (in place)."""
+    data = load_checkpoint_file(checkpoint)
+    change(data['state_dict'])
+    torch.save(data, path)
+    return path
+
+
+@pytest.mark.parametrize('resume', [True, False], ids=['resume', 'load_from'])
+def test_integer_and_non_finite_weights_are_refused_naming_the_key(tiny_images, checkpoint,
+                                                                   tmp_path, resume):
+    """Issue 17, item 5: an int64 conv1.weight used to load silently as whole-number floats
+    (training on); a NaN BN running_var loaded like any value."""
+    def change(state):
+        state['backbone.conv1.weight'] = state['backbone.conv1.weight'].long()
+        state['backbone.bn1.running_var'][0] = float('nan')
+
+    path = _altered(checkpoint, str(tmp_path / 'altered.pth'), change)
+    work_dir = str(tmp_path / 'work')
+    with pytest.raises(ValueError) as error:
+        _load(tiny_images, work_dir, path, resume=resume)
+    message = str(error.value)
+    assert f'cannot load {path}' in message
+    assert 'backbone.conv1.weight: torch.int64 in the file, torch.float32 in the model' in message
+    assert 'backbone.bn1.running_var (1 NaN, 0 Inf)' in message
+    assert 'backbone.bn1.running_var (1 NaN, 0 Inf)' in log_text(work_dir)
+
+
+def test_half_precision_weights_load_with_one_line(tiny_images, checkpoint, tmp_path):
+    def change(state):
+        for key, value in state.items():
+            if value.is_floating_point():
+                state[key] = value.half()
+
+    path = _altered(checkpoint, str(tmp_path / 'half.pth'), change)
+    floats = sum(value.is_floating_point() for value in load_checkpoint_file(path)[
+        'state_dict'].values())
+    work_dir = str(tmp_path / 'work')
+    runner = _load(tiny_images, work_dir, path)
+    assert runner.model.backbone.conv1.weight.dtype == torch.float32
+    lines = [line for line in log_text(work_dir).splitlines() if 'converted' in line]
+    assert len(lines) == 1 and lines[0].endswith(
+        f"{path}: {floats} tensor(s) stored as torch.float16 converted to the model's "
+        'torch.float32')

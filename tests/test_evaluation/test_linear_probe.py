@@ -87,3 +87,14 @@ def test_raw_pixels_flattens_as_a_pooled_map():
 def test_raw_pixels_refuses_bad_channels(channels):
     with pytest.raises(ValueError, match='channels'):
         RawPixels(channels=channels)
+
+
+def test_cross_validation_shows_a_progress_bar(capsys):
+    """Issue 20, item 5: a bar over the penalties on stderr (never in a log file)."""
+    feats, labels = gaussian_classes(12, 4, separation=3.0, seed=0)
+    linear_probe(feats, labels, feats, labels, weight_decays=(1e-3, 1e-1), folds=2)
+    captured = capsys.readouterr()
+    assert 'linear probe: cross-validating the L2 penalty' in captured.err
+    assert '2/2' in captured.err and captured.out == ''
+    linear_probe(feats, labels, feats, labels, weight_decays=(1e-3, ), folds=2, progress=None)
+    assert capsys.readouterr().err == ''

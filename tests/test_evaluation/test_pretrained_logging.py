@@ -1,9 +1,11 @@
 """What the frozen-backbone tools tell the user: the pretrained load is logged, mmengine's
-per-parameter init records are not, and feature extraction shows progress."""
+per-parameter init records are not, and feature extraction shows progress; weights of another
+dtype kind or with NaN/Inf are refused, a precision change is logged."""
 import logging
 from contextlib import contextmanager
 from typing import Iterator, List
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
@@ -86,3 +88,47 @@ def test_feature_extraction_shows_a_progress_bar(capsys):
     assert 'kNN bank' in err and '3/3' in err
     extract_features(backbone, preprocessor, batches)
     assert capsys.readouterr().err == ''
+
+
+def _corrupt(path: str, key: str, change) -> str:
+    """The checkpoint at ``path`` with ``change`` applied to its tensor ``key``."""
+    checkpoint = torch.load(path)
+    checkpoint['state_dict'][key] = change(checkpoint['state_dict'][key])
+    torch.save(checkpoint, path)
+    return path
+
+
+def test_knn_and_linear_loaders_refuse_non_finite_weights(tmp_path):
+    """Issue 17, item 5: a NaN BN running_var used to give a kNN top-1 of 7.5, written as a
+    result; the frozen backbone (kNN, linear probe) and the linear classifier's
+    ``model.pretrained`` refuse it, naming the key."""
+    path = _corrupt(saved_backbone(tmp_path), 'backbone.bn1.running_var',
+                    lambda value: value.index_fill(0, torch.tensor([0, 3]), float('nan')))
+    cfg = Config(dict(model=dict(backbone=BACKBONE,
+                                 data_preprocessor=dict(type='SelfSupDataPreprocessor'))))
+    message = rf'cannot load {path}: 1 tensor\(s\) with non-finite values: bn1\.running_var ' \
+              r'\(2 NaN, 0 Inf\)'
+    with pytest.raises(ValueError, match=message):
+        build_frozen_backbone(cfg, path, torch.device('cpu'))
+    classifier = MODELS.build(dict(type='ImageClassifier', backbone=BACKBONE, num_classes=10,
+                                   in_channels=128, pretrained=path))
+    with pytest.raises(ValueError, match=message):
+        classifier.init_weights()
+
+
+def test_integer_weights_are_refused_and_half_precision_is_logged(tmp_path):
+    backbone = MODELS.build(BACKBONE)
+    path = _corrupt(saved_backbone(tmp_path), 'backbone.conv1.weight', lambda value: value.long())
+    with pytest.raises(ValueError, match=r'conv1\.weight: torch\.int64 in the file, '
+                                         r'torch\.float32 in the model'):
+        load_pretrained_backbone(backbone, path)
+    half = str(tmp_path / 'half.pth')
+    state = torch.load(saved_backbone(tmp_path))['state_dict']
+    torch.save(dict(state_dict={key: value.half() if value.is_floating_point() else value
+                                for key, value in state.items()}), half)
+    floats = sum(value.is_floating_point() for value in state.values())
+    with logged() as messages:
+        load_pretrained_backbone(backbone, half)
+    assert [m for m in messages if 'converted' in m] == [
+        f"{half}: {floats} tensor(s) stored as torch.float16 converted to the model's "
+        'torch.float32']

@@ -129,3 +129,22 @@ def test_mocov3_chunked_loss_and_gradient_equal_the_full_batch():
     assert len(chunked_grads) == len(full_grads) > 0
     for got, want in zip(chunked_grads, full_grads):
         assert torch.allclose(got, want, atol=1e-6)
+
+
+def test_mocov3_says_gradient_caching_is_on():
+    """Issue 20, item 5: ``chunk_size`` says what it turned on (one INFO line)."""
+    import logging
+    from mmengine.logging import MMLogger
+    messages = []
+    handler = logging.Handler()
+    handler.emit = lambda record: messages.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        build_v3(norm='LN', chunk_size=3)
+        build_v3(norm='LN')
+    finally:
+        logger.removeHandler(handler)
+    assert [m for m in messages if 'gradient caching' in m] == [
+        'MoCoV3: gradient caching on: the query branch embeds each view in chunks of 3 samples '
+        '(activations of one chunk at a time, the gradients of the whole batch)']

@@ -202,3 +202,30 @@ def test_extract_features_end_to_end(fashion_mnist_slice, tmp_path):
         assert np.array_equal(labels, meta_labels(fashion_mnist_slice, split))
         assert f'{split}: features ({count}, 128)' in result.stdout
 
+
+
+def test_extract_features_of_an_unlabeled_folder(fashion_mnist_slice, tmp_path):
+    """Issue 20: an UnlabeledImageFolder split gives features and no labels file (it crashed
+    with "'DataSample' object has no attribute 'gt_label'"), the same vectors as
+    mmmoco.apis.embed on that folder; a labels file of an earlier run is removed."""
+    from mmengine.config import Config
+    from mmmoco.apis import embed, get_model
+    out_dir = tmp_path / 'feats'
+    out_dir.mkdir()
+    np.save(out_dir / 'train_labels.npy', np.zeros(30, np.int64))
+    config = osp.join('configs', 'benchmarks', 'knn', 'resnet18w16-small_knn_fashionmnist.py')
+    folder = osp.join(fashion_mnist_slice, 'train')
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1', CUDA_VISIBLE_DEVICES='')
+    result = subprocess.run(
+        [sys.executable, osp.join('tools', 'analysis_tools', 'extract_features.py'), config,
+         '--out-dir', str(out_dir), '--split', 'train', '--cfg-options',
+         'train_dataloader.dataset.type=UnlabeledImageFolder',
+         f'train_dataloader.dataset.data_root={folder}', 'train_dataloader.num_workers=0'],
+        cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert 'train: features (30, 128)' in result.stdout and 'no labels' in result.stdout
+    assert sorted(os.listdir(out_dir)) == ['train_features.npy']
+    feats = np.load(out_dir / 'train_features.npy')
+    expected = embed(get_model(Config.fromfile(osp.join(ROOT, config)), device='cpu'), folder,
+                     progress=False)
+    np.testing.assert_allclose(feats, expected.numpy(), rtol=1e-4, atol=1e-5)

@@ -1,5 +1,6 @@
 """tools/benchmarks/knn_eval.sh on real Fashion-MNIST slices: readable output (no init records,
-progress bars), the results file its --help names, and no silent overwrite."""
+progress bars), the results file its --help names, no silent overwrite, the k that voted, and
+clear stops for unlabeled lists and non-finite weights."""
 import json
 import os
 import os.path as osp
@@ -54,6 +55,10 @@ def test_output_results_file_and_no_silent_overwrite(fashion_mnist, tmp_path):
     assert f'results written to {path}' in first.stdout
     results = json.load(open(path))
     assert set(results['results']) == {'k=20', 'k=200'}
+    # 40 bank images: k=200 votes with 40 neighbours, and says so (issue 17, item 5)
+    assert [results['results'][k]['k_used'] for k in ('k=20', 'k=200')] == [20, 40]
+    assert 'k=200: top-1' in first.stdout and '(capped to 40: the bank has 40 features)' \
+        in first.stdout and 'k=20: top-1' in first.stdout
 
     with open(path, 'a') as f:
         f.write(' ')
@@ -116,3 +121,37 @@ def test_linear_probe_and_raw_pixel_baseline_on_the_same_features(fashion_mnist,
     assert direct['weight_decay'] == probe['weight_decay']
     assert abs(direct['top1'] - probe['top1']) < 1e-6
     assert abs(direct['cv_top1'] - probe['cv_top1']) < 1e-6
+
+
+def test_unlabeled_list_and_non_finite_weights_stop_before_any_feature(fashion_mnist, tmp_path):
+    """Issue 17, item 5: an unlabeled query list used to crash in feature extraction with
+    "'DataSample' object has no attribute 'gt_label'"; a NaN BN running_var gave a top-1
+    written as a result."""
+    unlabeled = tmp_path / 'unlabeled.txt'
+    with open(osp.join(fashion_mnist, 'meta', 'val.txt')) as f:
+        unlabeled.write_text(''.join(line.split(' ')[0] + '\n' for line in f))
+    work_dir = str(tmp_path / 'knn')
+    result = run(knn_command(fashion_mnist, work_dir)
+                 + [f'val_dataloader.dataset.ann_file={unlabeled}'], check=False)
+    assert result.returncode != 0 and 'Traceback' not in result.stderr
+    assert f'kNN needs labels: {unlabeled} (val_dataloader: the queries) has none' \
+        in result.stderr
+    assert 'kNN bank' not in result.stderr and not osp.exists(work_dir)
+
+    import torch
+    from mmengine.config import Config
+
+    from mmmoco.apis import register_all_modules
+    from mmmoco.registry import MODELS
+    register_all_modules()
+    backbone = MODELS.build(Config.fromfile(osp.join(ROOT, CONFIG)).model.backbone)
+    state = backbone.state_dict()
+    state['bn1.running_var'][0] = float('nan')
+    checkpoint = str(tmp_path / 'nan.pth')
+    torch.save(state, checkpoint)
+    command = knn_command(fashion_mnist, work_dir)
+    command[3] = checkpoint
+    result = run(command, check=False)
+    assert result.returncode != 0 and not osp.exists(work_dir)
+    assert f'knn_eval.py: cannot load {checkpoint}: 1 tensor(s) with non-finite values: ' \
+           'bn1.running_var (1 NaN, 0 Inf)' in result.stderr

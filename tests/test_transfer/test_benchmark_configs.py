@@ -179,7 +179,7 @@ def test_fill_pretrained_leaves_set_checkpoints_alone():
 def test_wrapper_takes_the_codebase_from_the_config():
     def args(config: str) -> argparse.Namespace:
         return argparse.Namespace(config=config, cfg_options=None, work_dir=None, amp=False,
-                                  resume=None, launcher='none')
+                                  verbose=False, resume=None, launcher='none')
 
     assert build_config(args(VOC)).work_dir == \
         './work_dirs/mmdetection/faster-rcnn_r50-c4_8xb2-24k_voc0712'
@@ -189,3 +189,16 @@ def test_wrapper_takes_the_codebase_from_the_config():
     with pytest.raises(SystemExit, match="has default_scope='mmmoco', but "
                        'tools/benchmarks/downstream_train.sh runs mmdet and mmseg configs'):
         build_config(args(osp.join(ROOT, 'configs', 'mocov2_r50_8xb32.py')))
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=lambda path: osp.relpath(path, ROOT))
+def test_wrapper_gives_library_configs_the_random_state_hook(path, warnings_logged):
+    """Issue 20, item 5: a resumed fine-tuning is exact too, and the start-up check of the
+    training hooks finds nothing to warn about in the project's own transfer configs."""
+    from mmmoco.apis.config_checks import check_training_hooks
+    cfg = build_config(argparse.Namespace(config=path, cfg_options=None, work_dir=None,
+                                          amp=False, verbose=False, resume=None,
+                                          launcher='none'))
+    assert cfg.default_hooks.random_state == dict(type='mmmoco.RandomStateHook')
+    check_training_hooks(cfg)
+    assert not any('RandomStateHook' in message for message in warnings_logged)

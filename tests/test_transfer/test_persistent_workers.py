@@ -30,7 +30,8 @@ def test_wrapper_config_with_num_workers_0_builds_a_loader_pytorch_accepts(tmp_p
     """mmseg's config sets persistent_workers=True; the user only says num_workers=0."""
     pytest.importorskip('mmseg')
     args = argparse.Namespace(
-        config=SEG_CONFIG, launcher='none', work_dir=str(tmp_path), amp=False, resume=None,
+        config=SEG_CONFIG, launcher='none', work_dir=str(tmp_path), amp=False, verbose=False,
+        resume=None,
         cfg_options={'train_dataloader.num_workers': 0, 'val_dataloader.num_workers': 0})
     source = Config.fromfile(SEG_CONFIG)
     assert source.train_dataloader.persistent_workers is True

@@ -2,7 +2,8 @@
 """Plot or summarise mmengine json logs (``<work_dir>/<timestamp>/vis_data/scalars.json``).
 
 ``plot_curve LOG [LOG ...] --keys loss lr --out curves.png`` draws one panel per key with one
-curve per log; ``summary LOG`` prints the last/min/max of every logged scalar.
+curve per log, named after its run (the work dir; ``--legend`` for other names) under a title;
+``summary LOG`` prints the last/min/max of every logged scalar.
 """
 import argparse
 import json
@@ -15,6 +16,7 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 # Counters written by mmengine next to the scalars; the x axes, not curves.
 COUNTER_KEYS = ('epoch', 'iter', 'step')
@@ -31,9 +33,11 @@ def parse_args() -> argparse.Namespace:
     plot = commands.add_parser('plot_curve', help='plot scalars of one or more logs')
     plot.add_argument('logs', nargs='+', help='scalars.json files')
     plot.add_argument('--keys', nargs='+', default=['loss'], help='scalars to plot')
-    plot.add_argument('--legend', nargs='+', help='one name per log (default: run folders)')
+    plot.add_argument('--legend', nargs='+',
+                      help='one name per log (default: the work dir of each run)')
     plot.add_argument('--xaxis', choices=['step', 'epoch'], default='step')
-    plot.add_argument('--title', default=None, help='figure title')
+    plot.add_argument('--title', default=None,
+                      help='figure title (default: the run, or the number of runs)')
     plot.add_argument('--out', required=True, help='output image (e.g. curves.png)')
     summary = commands.add_parser('summary', help='print last/min/max of every scalar')
     summary.add_argument('log', help='a scalars.json file')
@@ -127,34 +131,54 @@ def extract_curve(records: Sequence[dict], key: str, xaxis: str = 'step',
     return [x for x, _ in points], [value for _, value in points]
 
 
-def run_name(path: str) -> str:
-    """A short name of a log: ``work_dir/timestamp`` for mmengine's layout, else the file stem.
+def run_folders(path: str) -> Tuple[str, str]:
+    """The work dir and timestamp folder names of a log in mmengine's layout.
 
     Args:
         path: The log file.
 
     Returns:
-        The name.
+        ``(work dir name, timestamp)`` for ``WORK_DIR/<timestamp>/vis_data/scalars.json``;
+        otherwise the file's stem and ``''``.
     """
     folder = osp.dirname(osp.abspath(path))
     if osp.basename(path) == 'scalars.json' and osp.basename(folder) == 'vis_data':
         timestamp_dir = osp.dirname(folder)
-        return osp.join(osp.basename(osp.dirname(timestamp_dir)), osp.basename(timestamp_dir))
-    return osp.splitext(osp.basename(path))[0]
+        return osp.basename(osp.dirname(timestamp_dir)), osp.basename(timestamp_dir)
+    return osp.splitext(osp.basename(path))[0], ''
 
 
-def plot_curves(logs: Sequence[str], keys: Sequence[str], out: str,
-                legend: Optional[Sequence[str]] = None, xaxis: str = 'step',
-                title: Optional[str] = None) -> None:
-    """Plot scalars of several logs: one panel per key, one curve per log.
+def run_names(paths: Sequence[str]) -> List[str]:
+    """Readable names of logs: the work dir of each run (``work_dirs/<config name>`` by
+    default, so the config name), with the timestamp added only where two logs share a work
+    dir (a resumed run).
+
+    Args:
+        paths: The log files.
+
+    Returns:
+        One name per log.
+    """
+    folders = [run_folders(path) for path in paths]
+    work_dirs = [work_dir for work_dir, _ in folders]
+    return [f'{work_dir} ({timestamp})' if work_dirs.count(work_dir) > 1 and timestamp
+            else work_dir for work_dir, timestamp in folders]
+
+
+def curve_figure(logs: Sequence[str], keys: Sequence[str],
+                 legend: Optional[Sequence[str]] = None, xaxis: str = 'step',
+                 title: Optional[str] = None) -> Figure:
+    """The curves of several logs: one panel per key, one curve per log, under a title.
 
     Args:
         logs: ``scalars.json`` files.
         keys: Scalars to plot.
-        out: Output image path (its folder is created).
-        legend: One name per log; defaults to :func:`run_name`.
+        legend: One name per log; defaults to :func:`run_names`.
         xaxis: ``'step'`` or ``'epoch'``.
-        title: Figure title.
+        title: Figure title; defaults to the run's name, or ``'N runs'``.
+
+    Returns:
+        The figure (close it with ``plt.close``).
 
     Raises:
         ValueError: If ``legend`` does not have one entry per log.
@@ -162,7 +186,7 @@ def plot_curves(logs: Sequence[str], keys: Sequence[str], out: str,
     """
     if legend is not None and len(legend) != len(logs):
         raise ValueError(f'--legend has {len(legend)} names for {len(logs)} logs')
-    names = list(legend) if legend is not None else [run_name(log) for log in logs]
+    names = list(legend) if legend is not None else run_names(logs)
     all_records = [load_log(log) for log in logs]
     fig, axes = plt.subplots(len(keys), 1, figsize=(8, 3 * len(keys)), squeeze=False)
     for ax, key in zip(axes[:, 0], keys):
@@ -173,9 +197,25 @@ def plot_curves(logs: Sequence[str], keys: Sequence[str], out: str,
         ax.set_ylabel(key)
         ax.grid(alpha=0.3)
         ax.legend(fontsize='small')
-    if title:
-        fig.suptitle(title)
+    fig.suptitle(title or (names[0] if len(names) == 1 else f'{len(names)} runs'))
     fig.tight_layout()
+    return fig
+
+
+def plot_curves(logs: Sequence[str], keys: Sequence[str], out: str,
+                legend: Optional[Sequence[str]] = None, xaxis: str = 'step',
+                title: Optional[str] = None) -> None:
+    """Save :func:`curve_figure` as an image.
+
+    Args:
+        logs: ``scalars.json`` files.
+        keys: Scalars to plot.
+        out: Output image path (its folder is created).
+        legend: One name per log.
+        xaxis: ``'step'`` or ``'epoch'``.
+        title: Figure title.
+    """
+    fig = curve_figure(logs, keys, legend, xaxis, title)
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)

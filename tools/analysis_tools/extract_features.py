@@ -1,8 +1,12 @@
 #!/usr/bin/env python
 """Save the frozen backbone's GAP features and labels of a kNN config's splits as .npy files.
 
-Writes ``OUT_DIR/{split}_features.npy`` (float32, (N, C)) and ``OUT_DIR/{split}_labels.npy``
-(int64, (N,)) in dataset order, for ``train``, ``val`` or both.
+Writes ``OUT_DIR/{split}_features.npy`` (float32, (N, C)) and, when the split has labels,
+``OUT_DIR/{split}_labels.npy`` (int64, (N,); -1 for an unlabeled line of a file list) in
+dataset order, for ``train``, ``val`` or both. An unlabeled folder works too, e.g.
+``--split train --cfg-options train_dataloader.dataset.type=UnlabeledImageFolder
+train_dataloader.dataset.data_root=/path/to/images``: it gets features only. The backbone
+comes from :func:`mmmoco.apis.get_model`, as for :func:`mmmoco.apis.embed`.
 """
 import argparse
 import os
@@ -13,11 +17,10 @@ import numpy as np
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.runner import Runner
-from tqdm import tqdm
 
+from mmmoco.apis import get_model, register_all_modules
 from mmmoco.evaluation import extract_features
-from mmmoco.evaluation.frozen_backbone import build_frozen_backbone, config_seed
-from mmmoco.apis import register_all_modules
+from mmmoco.evaluation.frozen_backbone import config_seed
 
 SPLITS = {'train': ('train',), 'val': ('val',), 'both': ('train', 'val')}
 
@@ -67,31 +70,39 @@ def split_features(cfg: Config, backbone: torch.nn.Module, preprocessor: torch.n
         split: ``'train'`` or ``'val'``.
 
     Returns:
-        Features (N, C) float32 and labels (N,) int64, in dataset order.
+        Features (N, C) float32 and labels (N,) int64 (-1: unlabeled), in dataset order.
     """
     loader = Runner.build_dataloader(cfg[f'{split}_dataloader'], seed=config_seed(cfg))
-    feats, labels = extract_features(backbone, preprocessor,
-                                     tqdm(loader, desc=f'{split} features', unit='batch'))
+    feats, labels = extract_features(backbone, preprocessor, loader,
+                                     progress=f'{split} features', require_labels=False)
     return feats.numpy().astype(np.float32), labels.numpy().astype(np.int64)
 
 
 def save_split(out_dir: str, split: str, feats: np.ndarray, labels: np.ndarray) -> List[str]:
-    """Write one split's features and labels.
+    """Write one split's features, and its labels when any sample has one.
+
+    Without labels, a labels file of an earlier run in ``out_dir`` is removed: it belonged to
+    the features just overwritten, and would pair with the new ones by name.
 
     Args:
         out_dir: Output folder (created if needed).
         split: Split name used as the file prefix.
         feats: Features (N, C).
-        labels: Labels (N,).
+        labels: Labels (N,), -1 for unlabeled samples.
 
     Returns:
-        The two paths written.
+        The paths written (features, then labels if written).
     """
     os.makedirs(out_dir, exist_ok=True)
     paths = [osp.join(out_dir, f'{split}_features.npy'), osp.join(out_dir, f'{split}_labels.npy')]
     np.save(paths[0], feats)
-    np.save(paths[1], labels)
-    return paths
+    if (labels >= 0).any():
+        np.save(paths[1], labels)
+        return paths
+    if osp.exists(paths[1]):
+        os.remove(paths[1])
+        print(f'{split}: removed {paths[1]} of an earlier run (this split has no labels)')
+    return paths[:1]
 
 
 def extract_splits(cfg: Config, pretrain: Optional[str], splits: Tuple[str, ...],
@@ -107,14 +118,15 @@ def extract_splits(cfg: Config, pretrain: Optional[str], splits: Tuple[str, ...]
     Returns:
         ``{split: feature shape}``.
     """
-    device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    backbone, preprocessor = build_frozen_backbone(cfg, pretrain, device)
+    backbone = get_model(cfg, pretrain)
     shapes = {}
     for split in splits:
-        feats, labels = split_features(cfg, backbone, preprocessor, split)
+        feats, labels = split_features(cfg, backbone, backbone.preprocessing.data_preprocessor,
+                                       split)
         paths = save_split(out_dir, split, feats, labels)
-        print(f'{split}: features {feats.shape} -> {paths[0]}, labels {labels.shape} -> '
-              f'{paths[1]}')
+        written = (f'labels {labels.shape} -> {paths[1]}' if len(paths) == 2
+                   else 'no labels (unlabeled images)')
+        print(f'{split}: features {feats.shape} -> {paths[0]}, {written}')
         shapes[split] = feats.shape
     return shapes
 
@@ -125,6 +137,7 @@ def main() -> None:
     register_all_modules()
     cfg = load_config(args.config, args.cfg_options)
     extract_splits(cfg, args.pretrain, SPLITS[args.split], args.out_dir)
+    print(f'extract_features done: results in {osp.abspath(args.out_dir)}')
 
 
 if __name__ == '__main__':

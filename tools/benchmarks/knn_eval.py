@@ -2,7 +2,9 @@
 """Weighted kNN evaluation of a pretrained backbone (frozen, L2-normalised GAP features).
 
 Prints top-1/top-5 for every k and writes them to WORK_DIR/knn_results.json (WORK_DIR defaults
-to work_dirs/knn/<config name>). With --linear-probe, the same features also get the linear
+to work_dirs/knn/<config name>); ``k_used`` is the number of neighbours that voted (k capped
+at the bank size, said on the console). Both lists need a label on every sample, and the
+checkpoint's weights must be finite. With --linear-probe, the same features also get the linear
 probe (mmmoco.evaluation.linear_probe: standardised features, logistic regression, L2 penalty
 by 5-fold cross-validation on the bank), reported as ``linear_probe`` in the same file. An
 existing knn_results.json is never overwritten silently: the run stops before extracting
@@ -20,6 +22,7 @@ from mmengine.runner import Runner
 
 from mmmoco.evaluation import extract_features, knn_class_scores, topk_accuracy
 from mmmoco.evaluation.frozen_backbone import build_frozen_backbone, config_seed
+from mmmoco.evaluation.labels import require_labels
 from mmmoco.evaluation.linear_probe import linear_probe
 from mmmoco.apis import register_all_modules
 from mmmoco.apis.transfer import drop_persistent_workers
@@ -90,18 +93,27 @@ def main() -> None:
         if torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get('LOCAL_RANK', 0)))
     device = torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    backbone, preprocessor = build_frozen_backbone(cfg, args.pretrain, device)
     seed = config_seed(cfg)
-    bank = extract_features(backbone, preprocessor, Runner.build_dataloader(
-        cfg.train_dataloader, seed=seed), progress='kNN bank (train_dataloader)')
-    query = extract_features(backbone, preprocessor, Runner.build_dataloader(
-        cfg.val_dataloader, seed=seed), progress='kNN queries (val_dataloader)')
+    try:
+        bank_loader = Runner.build_dataloader(cfg.train_dataloader, seed=seed)
+        query_loader = Runner.build_dataloader(cfg.val_dataloader, seed=seed)
+        require_labels(bank_loader.dataset, 'kNN', 'train_dataloader: the bank')
+        require_labels(query_loader.dataset, 'kNN', 'val_dataloader: the queries')
+        backbone, preprocessor = build_frozen_backbone(cfg, args.pretrain, device)
+    except ValueError as error:
+        raise SystemExit(f'knn_eval.py: {error}') from None
+    bank = extract_features(backbone, preprocessor, bank_loader,
+                            progress='kNN bank (train_dataloader)')
+    query = extract_features(backbone, preprocessor, query_loader,
+                             progress='kNN queries (val_dataloader)')
     num_classes = int(max(bank[1].max(), query[1].max())) + 1
     results = {}
     for k in cfg.knn.k:
         scores = knn_class_scores(query[0], bank[0], bank[1], num_classes, k=k,
                                   temperature=cfg.knn.temperature)
-        results[f'k={k}'] = topk_accuracy(scores, query[1], topk=(1, 5))
+        # k_used: the neighbours that voted (k is capped at the bank size)
+        results[f'k={k}'] = dict(topk_accuracy(scores, query[1], topk=(1, 5)),
+                                 k_used=min(k, len(bank[1])))
     report = dict(pretrain=args.pretrain, results=results)
     if args.linear_probe:
         report['linear_probe'] = linear_probe(bank[0], bank[1], query[0], query[1], seed=seed)
@@ -109,7 +121,9 @@ def main() -> None:
         print(f'kNN ({len(bank[1])} bank, {len(query[1])} queries, T={cfg.knn.temperature}, '
               f'pretrain={args.pretrain or "random init"})')
         for name, acc in results.items():
-            print(f'  {name:>6}: top-1 {acc["top1"]:6.2f}  top-5 {acc["top5"]:6.2f}')
+            capped = (f' (capped to {acc["k_used"]}: the bank has {len(bank[1])} features)'
+                      if f'k={acc["k_used"]}' != name else '')
+            print(f'  {name:>6}: top-1 {acc["top1"]:6.2f}  top-5 {acc["top5"]:6.2f}{capped}')
         if args.linear_probe:
             probe = report['linear_probe']
             print(f'  linear probe: top-1 {probe["top1"]:6.2f}  (L2 penalty '

@@ -2,7 +2,9 @@
 """Two-view augmentation throughput per core: mmmoco's pipeline against torchvision references.
 
 On the real image files of IMAGE_DIR, one process and one thread (``torch.set_num_threads(1)``,
-``cv2.setNumThreads(1)``), it times, interleaved round by round:
+``cv2.setNumThreads(1)``), it times, interleaved image by image (each image goes through every
+implementation in turn, the order rotating, so that a change in the machine's load hits them
+alike) in ``--rounds`` rounds over the images:
 
 - ours: the config's training pipeline (decode, ``MultiView`` of two augmented views, packing
   as uint8 tensors); if the config's data preprocessor has ``batch_augments``, their cost on
@@ -13,11 +15,15 @@ On the real image files of IMAGE_DIR, one process and one thread (``torch.set_nu
   ``RandomResizedCrop``, ``RandomApply(ColorJitter)``, ``RandomGrayscale``, PIL Gaussian blur of
   random radius as in the MoCo v2 reference, ``RandomHorizontalFlip``, ``PILToTensor``);
 - v2: the same recipe with ``torchvision.transforms.v2`` on uint8 tensors decoded by
-  ``torchvision.io.decode_image`` (``GaussianBlur`` with the fixed kernel of the largest sigma).
+  ``torchvision.io.decode_image`` (``GaussianBlur`` with the fixed kernel of the largest sigma);
+- decode only: the first transform of the config's pipeline (its ``LoadImageFromFile``) alone,
+  the ceiling of any pipeline that decodes at full resolution.
 
 The parameters (crop size and scale, jitter strengths and probability, grayscale, blur and
 solarize probabilities, sigma range) are read from the config. It prints images (each giving
-two views) per second per core and the ratios of ours to each reference.
+two views) per second per core and the median over the rounds of the ratios of ours to each
+row. ``--profile`` adds the time of each of our transforms per image (those inside
+``MultiView`` for both views together).
 """
 import argparse
 import glob
@@ -26,7 +32,8 @@ import os.path as osp
 import random
 import statistics
 import time
-from typing import Callable, Dict, List, Optional
+from collections import defaultdict
+from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -59,6 +66,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=32,
                         help='batch of the on-device augmentations, when the config has them')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--profile', action='store_true',
+                        help='also print the time of each of our transforms per image')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.repeat < 1 or args.batch_size < 1:
@@ -210,58 +219,158 @@ def batch_augmenter(cfg: Config) -> Optional[torch.nn.Module]:
             and preprocessor_cfg.get('batch_augments') else None)
 
 
-def ours(cfg: Config, batch_size: int,
-         preprocessor: Optional[torch.nn.Module]) -> Callable[[List[str]], None]:
+Runner = Tuple[Callable[[str], None], Callable[[], None]]
+
+
+def per_image(two_views: Callable[[str], object]) -> Runner:
+    """A runner of a per-image function: nothing left to do at the end of a round."""
+    return two_views, lambda: None
+
+
+def ours(pipeline: list, batch_size: int,
+         preprocessor: Optional[torch.nn.Module]) -> Runner:
     """mmmoco's pipeline, and the on-device batch augmentations run on this CPU if given.
 
     Args:
-        cfg: The config.
+        pipeline: The built training pipeline.
         batch_size: Batch of the on-device augmentations.
         preprocessor: The data preprocessor with ``batch_augments``, or None.
 
     Returns:
-        A function processing a list of image paths.
+        A function processing one image path (and the batch augmentations whenever a batch
+        is full), and one augmenting the last, partial batch of a round.
     """
-    pipeline = build_transforms(cfg.train_dataloader.dataset.pipeline, 'benchmark_pipeline')
+    views: List[list] = []
 
-    def run(paths: List[str]) -> None:
-        views = []
-        for path in paths:
-            results = dict(img_path=path)
-            for transform in pipeline:
-                results = transform(results)
+    def augment() -> None:
+        if views:
+            with torch.no_grad():
+                preprocessor(dict(inputs=[torch.stack([v[i] for v in views])
+                                          for i in range(len(views[0]))]), True)
+            views.clear()
+
+    def run(path: str) -> None:
+        results = dict(img_path=path)
+        for transform in pipeline:
+            results = transform(results)
+        if preprocessor is not None:
             views.append(results['inputs'])
-        if preprocessor is None:
-            return
-        with torch.no_grad():
-            for start in range(0, len(views), batch_size):
-                chunk = views[start:start + batch_size]
-                preprocessor(dict(inputs=[torch.stack([v[i] for v in chunk])
-                                          for i in range(len(chunk[0]))]), True)
-    return run
+            if len(views) == batch_size:
+                augment()
+    return run, augment
 
 
-def benchmark(runners: Dict[str, Callable[[], None]], images: int,
+def benchmark(runners: Dict[str, Runner], paths: List[str],
               rounds: int) -> Dict[str, List[float]]:
-    """Throughput of each runner, interleaved round by round.
+    """Throughput of each runner, interleaved image by image.
 
     Args:
-        runners: Name -> a function processing all the images once (or ``--repeat`` times).
-        images: The number of images each call processes.
-        rounds: Number of interleaved rounds.
+        runners: Name -> (a function processing one image, one finishing a round).
+        paths: The images of a round.
+        rounds: Number of rounds.
 
     Returns:
         Name -> images per second, one value per round.
     """
-    for run in runners.values():  # warm-up (imports, caches)
-        run()
-    speeds: Dict[str, List[float]] = {name: [] for name in runners}
+    for run, finish in runners.values():  # warm-up (imports, caches)
+        for path in paths:
+            run(path)
+        finish()
+    names = list(runners)
+    speeds: Dict[str, List[float]] = {name: [] for name in names}
     for _ in range(rounds):
-        for name, run in runners.items():
+        elapsed = dict.fromkeys(names, 0.)
+        for index, path in enumerate(paths):
+            for name in names[index % len(names):] + names[:index % len(names)]:
+                start = time.perf_counter()
+                runners[name][0](path)
+                elapsed[name] += time.perf_counter() - start
+        for name in names:
             start = time.perf_counter()
-            run()
-            speeds[name].append(images / (time.perf_counter() - start))
+            runners[name][1]()
+            elapsed[name] += time.perf_counter() - start
+            speeds[name].append(len(paths) / elapsed[name])
     return speeds
+
+
+class Timed:
+    """A transform that adds its own time to ``totals[name]``.
+
+    Args:
+        transform: The transform.
+        name: Its row in the profile.
+        totals: Name -> seconds, shared by all the timed transforms.
+    """
+
+    def __init__(self, transform: Callable[[dict], dict], name: str,
+                 totals: Dict[str, float]) -> None:
+        self.transform, self.name, self.totals = transform, name, totals
+
+    def __call__(self, results: dict) -> dict:
+        """Run the transform, timing it."""
+        start = time.perf_counter()
+        results = self.transform(results)
+        self.totals[self.name] += time.perf_counter() - start
+        return results
+
+
+def profile(pipeline: list, paths: List[str], rounds: int) -> Dict[str, float]:
+    """The time of each transform of ``pipeline`` (and of those inside its ``MultiView``s,
+    the MultiView row keeping only its own overhead), in ms per image.
+
+    Args:
+        pipeline: The built training pipeline (its transforms are wrapped in place).
+        paths: The images.
+        rounds: Passes over the images.
+
+    Returns:
+        Stage name -> ms per image, in pipeline order, and ``total``.
+    """
+    totals: Dict[str, float] = defaultdict(float)
+    for index, transform in enumerate(pipeline):
+        for group, steps in enumerate(getattr(transform, 'pipelines', [])):
+            prefix = f'  view group {group + 1}: ' if len(transform.pipelines) > 1 else '  '
+            steps[:] = [Timed(step, prefix + type(step).__name__, totals) for step in steps]
+        pipeline[index] = Timed(transform, type(transform).__name__, totals)
+    for _ in range(rounds):
+        for path in paths:
+            results = dict(img_path=path)
+            for transform in pipeline:
+                results = transform(results)
+    for transform in pipeline:
+        inner = {step.name for steps in getattr(transform.transform, 'pipelines', [])
+                 for step in steps}
+        totals[transform.name] -= sum(totals[name] for name in inner)
+    scale = 1000 / (rounds * len(paths))
+    stages = {name: seconds * scale for name, seconds in totals.items()}
+    stages['total'] = sum(stages.values())
+    return stages
+
+
+def print_table(args: argparse.Namespace, steps: Dict[str, dict],
+                speeds: Dict[str, List[float]], images: int) -> None:
+    """Print the throughput table: each row's median and rounds, and the median over the rounds
+    of the ratio of each of our rows to it.
+
+    Args:
+        args: The parsed command line.
+        steps: The recipe from :func:`recipe`.
+        speeds: Name -> images per second per round, from :func:`benchmark`.
+        images: The number of distinct images.
+    """
+    print(f'{args.config} on {images} images of {args.image_dir} (x{args.repeat}), 1 thread, '
+          f'{args.rounds} rounds interleaved image by image, seed {args.seed}')
+    print('recipe: ' + ', '.join(steps))
+    ours_names = [name for name in speeds if name.startswith('ours')]
+    print('| pipeline | images/s per core (median) | per round | '
+          + ' | '.join(f'{name} / this (median of rounds)' for name in ours_names) + ' |')
+    print('|---' * (3 + len(ours_names)) + '|')
+    for name, values in speeds.items():
+        ratios = [statistics.median(o / v for o, v in zip(speeds[mine], values))
+                  for mine in ours_names]
+        print(f'| {name} | {statistics.median(values):.1f} | '
+              f'{" ".join(f"{v:.0f}" for v in values)} | '
+              + ' | '.join(f'{ratio:.2f}' for ratio in ratios) + ' |')
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -279,28 +388,22 @@ def main(argv: Optional[List[str]] = None) -> None:
     paths = list_images(args.image_dir) * args.repeat
     steps = recipe(cfg)
     preprocessor = batch_augmenter(cfg)
-    ours_run, pil_run, v2_run = (ours(cfg, args.batch_size, preprocessor), pil_reference(steps),
-                                 v2_reference(steps))
-    runners = {'ours': lambda: ours_run(paths)}
+
+    def pipeline() -> list:
+        return build_transforms(cfg.train_dataloader.dataset.pipeline, 'benchmark_pipeline')
+    runners = {'ours': ours(pipeline(), args.batch_size, preprocessor)}
     if preprocessor is not None:
-        loader_run = ours(cfg, args.batch_size, None)
-        runners['ours, loader only'] = lambda: loader_run(paths)
-    runners.update({'pil': lambda: [pil_run(p) for p in paths],
-                    'v2': lambda: [v2_run(p) for p in paths]})
-    speeds = benchmark(runners, len(paths), args.rounds)
-    print(f'{args.config} on {len(paths) // args.repeat} images of {args.image_dir} '
-          f'(x{args.repeat}), 1 thread, {args.rounds} rounds, seed {args.seed}')
-    print('recipe: ' + ', '.join(f'{name}' for name in steps))
-    ours_names = [name for name in speeds if name.startswith('ours')]
-    print('| pipeline | images/s per core (median) | per round | '
-          + ' | '.join(f'{name} / this (median of rounds)' for name in ours_names) + ' |')
-    print('|---' * (3 + len(ours_names)) + '|')
-    for name, values in speeds.items():
-        ratios = [statistics.median(o / v for o, v in zip(speeds[mine], values))
-                  for mine in ours_names]
-        print(f'| {name} | {statistics.median(values):.1f} | '
-              f'{" ".join(f"{v:.0f}" for v in values)} | '
-              + ' | '.join(f'{ratio:.2f}' for ratio in ratios) + ' |')
+        runners['ours, loader only'] = ours(pipeline(), args.batch_size, None)
+    load = pipeline()[0]  # the pipeline's first transform: its loader
+    runners.update({'pil': per_image(pil_reference(steps)), 'v2': per_image(v2_reference(steps)),
+                    'decode only': per_image(lambda path: load(dict(img_path=path)))})
+    print_table(args, steps, benchmark(runners, paths, args.rounds), len(paths) // args.repeat)
+    if args.profile:
+        stages = profile(pipeline(), paths, args.rounds)
+        print('| our stage | ms per image | share |')
+        print('|---|---|---|')
+        for name, ms in stages.items():
+            print(f'| {name} | {ms:.2f} | {100 * ms / stages["total"]:.0f}% |')
 
 
 if __name__ == '__main__':

@@ -7,10 +7,17 @@
   SGD step, key forward under ``no_grad`` (plain BN; a within-batch InfoNCE loss), from the
   framework's initial weights, on the views the framework's preprocessor normalised (untimed);
 - framework: the config's model built by the registry, ``model.train_step(data,
-  optim_wrapper)`` on two uint8 views (data preprocessor, Shuffle/split BN, loss, queue) and
-  the momentum hook's ``after_train_iter`` (EMA of the key encoder);
+  optim_wrapper)`` on uint8 views (data preprocessor, Shuffle/split BN, loss, queue) and
+  the momentum hook's ``after_train_iter`` (EMA of the key encoder, ``default_hooks.momentum``);
+  the views are those of the config's ``MultiView`` (two global views, and the small views of
+  a multi-crop recipe, whose floor stays that of the two global views);
 - framework with ``single_device_bn_splits=1`` when the config converts to split BN, so the
-  split-BN cost is visible.
+  split-BN cost is visible;
+- framework + batched augmentation when the config's data preprocessor has
+  ``batch_augments``: the other framework variants run without them, as the floor does.
+
+The precision is the config's (``AmpOptimWrapper``: bf16 autocast on CPU, fp16 on CUDA) or
+``--amp``, for the floor as for the framework.
 
 It prints each one's median step time, the ratio to the floor (pooled, the median of the
 per-round ratios, and the median of the ratios of steps timed back to back, the figure to
@@ -69,7 +76,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds')
     parser.add_argument('--device', default='cuda' if torch.cuda.is_available() else 'cpu')
     parser.add_argument('--amp', action='store_true',
-                        help='mixed precision: fp16 AmpOptimWrapper on CUDA, bf16 autocast on CPU')
+                        help='mixed precision: fp16 AmpOptimWrapper on CUDA, bf16 autocast on '
+                        'CPU (on whenever the config trains with AmpOptimWrapper)')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels_last inputs (data_preprocessor.channels_last=True)')
     parser.add_argument('--compile', action='store_true',
@@ -107,6 +115,14 @@ def _walk(node, visit: Callable[[dict], None]) -> None:
             _walk(value, visit)
 
 
+def _crop_sizes(node) -> List[int]:
+    """The (square) output sizes of the ``RandomResizedCrop`` transforms nested in ``node``."""
+    sizes: List = []
+    _walk(node, lambda d: sizes.append(d['size']) if d.get('type') == 'RandomResizedCrop'
+          else None)
+    return [size if isinstance(size, int) else size[0] for size in sizes]
+
+
 def find_crop_size(cfg: Config) -> int:
     """The output size of the first ``RandomResizedCrop`` of the training pipeline.
 
@@ -119,13 +135,45 @@ def find_crop_size(cfg: Config) -> int:
     Raises:
         ValueError: If the pipeline has no RandomResizedCrop.
     """
-    sizes: List = []
-    _walk(cfg.train_dataloader.dataset.get('pipeline', []),
-          lambda d: sizes.append(d['size']) if d.get('type') == 'RandomResizedCrop' else None)
+    sizes = _crop_sizes(cfg.train_dataloader.dataset.get('pipeline', []))
     if not sizes:
         raise ValueError('train_dataloader.dataset.pipeline has no RandomResizedCrop: pass '
                          '--input-size')
-    return sizes[0] if isinstance(sizes[0], int) else sizes[0][0]
+    return sizes[0]
+
+
+def view_sizes(cfg: Config, input_size: Optional[int] = None) -> List[int]:
+    """The crop size of every view of a sample, in the order of the pipeline's ``MultiView``.
+
+    A multi-crop recipe (``MultiView(num_views=[2, 2], transforms=[global, small])``) gives
+    e.g. ``[28, 28, 14, 14]``; a pipeline without MultiView two views of its first crop size.
+
+    Args:
+        cfg: A pretraining config.
+        input_size: The size of every view instead (``--input-size``), or None.
+
+    Returns:
+        One size per view.
+
+    Raises:
+        ValueError: If a group of views has no RandomResizedCrop and no ``input_size`` is given.
+    """
+    multi_views: List[dict] = []
+    _walk(cfg.train_dataloader.dataset.get('pipeline', []),
+          lambda d: multi_views.append(d) if d.get('type') == 'MultiView' else None)
+    if not multi_views:
+        return [input_size or find_crop_size(cfg)] * 2
+    counts, pipelines = multi_views[0]['num_views'], multi_views[0]['transforms']
+    if isinstance(counts, int):
+        counts, pipelines = [counts], [pipelines]
+    sizes = []
+    for count, pipeline in zip(counts, pipelines):
+        crops = [input_size] if input_size else _crop_sizes(pipeline)
+        if not crops:
+            raise ValueError(f'a MultiView group of {count} views has no RandomResizedCrop: '
+                             'pass --input-size')
+        sizes += crops[:1] * count
+    return sizes
 
 
 def set_crop_size(cfg: Config, size: int) -> None:
@@ -187,25 +235,66 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _autocast(device: torch.device, amp: bool):
-    """bf16 autocast on CPU with --amp; nothing otherwise (CUDA AMP is in the wrappers)."""
-    return torch.autocast('cpu', dtype=torch.bfloat16, enabled=amp and device.type == 'cpu')
+def config_amp(cfg: Config) -> bool:
+    """Whether the config trains in mixed precision (``optim_wrapper.type`` AmpOptimWrapper)."""
+    return str(cfg.optim_wrapper.get('type', '')).endswith('AmpOptimWrapper')
 
 
-def uint8_views(batch: int, size: int, seed: int) -> List[torch.Tensor]:
-    """Two random uint8 views, as the data loader delivers them (default_collate).
+def optim_wrapper_cfg(cfg: Config, amp: bool, device: torch.device) -> dict:
+    """The config's optim wrapper, in mixed precision (fp16 on CUDA, bf16 on CPU) or not.
+
+    Args:
+        cfg: The config.
+        amp: Mixed precision.
+        device: Where the model runs.
+
+    Returns:
+        The optim wrapper config: mmmoco's AmpOptimWrapper with ``amp``, else OptimWrapper.
+    """
+    optim_cfg = copy.deepcopy(cfg.optim_wrapper)
+    for key in ('loss_scale', 'dtype'):
+        optim_cfg.pop(key, None)
+    if amp:
+        optim_cfg.update(type='AmpOptimWrapper',
+                         dtype='float16' if device.type == 'cuda' else 'bfloat16')
+    else:
+        optim_cfg.update(type='OptimWrapper')
+    return optim_cfg
+
+
+def momentum_hooks(cfg: Config) -> list:
+    """The config's momentum (EMA) hooks: ``default_hooks.momentum`` and custom ones.
+
+    Args:
+        cfg: The config.
+
+    Returns:
+        The built hooks (empty for a model without a momentum encoder).
+    """
+    hooks = [cfg.get('default_hooks', {}).get('momentum')]
+    hooks += [hook for hook in cfg.get('custom_hooks', []) if 'Momentum' in str(hook.get('type'))]
+    return [HOOKS.build(copy.deepcopy(hook)) for hook in hooks if hook]
+
+
+def batch_augments(model_cfg: dict) -> list:
+    """The batched (on-device) augmentations of the model's data preprocessor, if any."""
+    return list((model_cfg.get('data_preprocessor') or {}).get('batch_augments') or [])
+
+
+def uint8_views(batch: int, sizes: Sequence[int], seed: int) -> List[torch.Tensor]:
+    """Random uint8 views, as the data loader delivers them (default_collate).
 
     Args:
         batch: Images per view.
-        size: Image side.
+        sizes: The side of each view (two global views, then any small multi-crop views).
         seed: Seed of the pixels.
 
     Returns:
-        Two (batch, 3, size, size) uint8 tensors.
+        One (batch, 3, size, size) uint8 tensor per size.
     """
     generator = torch.Generator().manual_seed(seed)
     return [torch.randint(0, 256, (batch, 3, size, size), dtype=torch.uint8, generator=generator)
-            for _ in range(2)]
+            for size in sizes]
 
 
 def compile_encoders(model: nn.Module, names: Sequence[str]) -> None:
@@ -225,20 +314,24 @@ class FrameworkStep:
     Args:
         cfg: The config.
         device: Where to run.
-        amp: Mixed precision.
+        amp: Mixed precision (the optim wrapper's autocast: fp16 on CUDA, bf16 on CPU).
         model_overrides: Model config keys to override (e.g. ``single_device_bn_splits``).
         channels_last: Let the data preprocessor return channels_last images.
         compile: ``torch.compile`` the query and key encoders.
+        batch_augment: Keep the data preprocessor's batched augmentations (if the config
+            has any); without them the step is the model's alone, as the floor's.
     """
 
     def __init__(self, cfg: Config, device: torch.device, amp: bool,
                  model_overrides: Optional[dict] = None, channels_last: bool = False,
-                 compile: bool = False) -> None:
+                 compile: bool = False, batch_augment: bool = True) -> None:
         model_cfg = copy.deepcopy(cfg.model)
         model_cfg.update(model_overrides or {})
         if channels_last:
             model_cfg.setdefault('data_preprocessor', dict(type='SelfSupDataPreprocessor'))
             model_cfg.data_preprocessor['channels_last'] = True
+        if not batch_augment and batch_augments(model_cfg):
+            model_cfg.data_preprocessor.batch_augments = None
         self.model = MODELS.build(model_cfg)
         self.model.init_weights()
         self.model.to(device).train()
@@ -246,16 +339,11 @@ class FrameworkStep:
             compile_encoders(self.model, [name for pair in ('backbone', 'neck')
                                           for name in (pair, f'momentum_{pair}')
                                           if hasattr(self.model, name)])
-        optim_cfg = copy.deepcopy(cfg.optim_wrapper)
-        if amp and device.type == 'cuda':
-            optim_cfg.update(type='AmpOptimWrapper', dtype='float16')
-        self.optim_wrapper = build_optim_wrapper(self.model, optim_cfg)
-        self.hooks = [HOOKS.build(hook) for hook in cfg.get('custom_hooks', [])
-                      if 'Momentum' in str(hook.get('type'))]
+        self.optim_wrapper = build_optim_wrapper(self.model, optim_wrapper_cfg(cfg, amp, device))
+        self.hooks = momentum_hooks(cfg)
         self.runner = SimpleNamespace(model=self.model, optim_wrapper=self.optim_wrapper,
                                       iter=0, max_iters=10**6,
                                       message_hub=MessageHub.get_current_instance())
-        self.device, self.amp = device, amp
 
     @property
     def split_bn(self) -> bool:
@@ -267,13 +355,12 @@ class FrameworkStep:
         """One training step (train_step + momentum update).
 
         Args:
-            data: ``dict(inputs=[view1, view2], data_samples=None)`` with uint8 views.
+            data: ``dict(inputs=[view1, view2, ...], data_samples=None)`` with uint8 views.
 
         Returns:
             The step's loss (a device tensor: reading it would synchronise).
         """
-        with _autocast(self.device, self.amp):
-            log_vars = self.model.train_step(data, self.optim_wrapper)
+        log_vars = self.model.train_step(data, self.optim_wrapper)
         for hook in self.hooks:
             hook.after_train_iter(self.runner, self.runner.iter)
         self.runner.iter += 1
@@ -395,17 +482,19 @@ def time_variants(variants: Dict[str, Callable[[], None]], iters: int, warmup: i
     return results
 
 
-def _framework(cfg: Config, args: argparse.Namespace,
-               overrides: Optional[dict] = None) -> FrameworkStep:
+def _framework(cfg: Config, args: argparse.Namespace, overrides: Optional[dict] = None,
+               batch_augment: bool = True) -> FrameworkStep:
     """The framework step with the command line's device and speed options."""
     return FrameworkStep(cfg, torch.device(args.device), args.amp, overrides,
-                         channels_last=args.channels_last, compile=args.compile)
+                         channels_last=args.channels_last, compile=args.compile,
+                         batch_augment=batch_augment)
 
 
 def _floor(cfg: Config, args: argparse.Namespace, framework: FrameworkStep,
            views: List[torch.Tensor]):
-    """The floor step and its input: the views normalised by the framework's preprocessor
-    (outside the timed step), in the same memory format.
+    """The floor step and its input: the two global views normalised by the framework's
+    preprocessor (outside the timed step), in the same memory format. The floor of a
+    multi-crop recipe is that of its two global views: the small views are the recipe's cost.
 
     Returns:
         The :class:`FloorStep` and ``dict(inputs=[query_images, key_images])``.
@@ -413,7 +502,7 @@ def _floor(cfg: Config, args: argparse.Namespace, framework: FrameworkStep,
     floor = FloorStep(cfg, torch.device(args.device), args.amp, compile=args.compile)
     floor.copy_weights(framework.model.backbone, framework.model.neck)
     with torch.no_grad():
-        normalised = framework.model.data_preprocessor(dict(inputs=views), False)['inputs']
+        normalised = framework.model.data_preprocessor(dict(inputs=views[:2]), False)['inputs']
     return floor, dict(inputs=normalised)
 
 
@@ -424,21 +513,27 @@ def benchmark_step(cfg: Config, args: argparse.Namespace) -> dict:
         cfg: The loaded config.
         args: The parsed command line.
 
+    The framework variants run without the data preprocessor's batched augmentations, as the
+    floor does; a config that has them gets one more variant with them.
+
     Returns:
-        ``dict(batch_size, input_size, queue_mib, variants={name: stats})`` with the median
-        step time in ms and the ratios to the floor.
+        ``dict(batch_size, input_size, view_sizes, queue_mib, variants={name: stats})`` with
+        the median step time in ms and the ratios to the floor.
     """
     device = torch.device(args.device)
-    batch, size = cfg.train_dataloader.batch_size, args.input_size or find_crop_size(cfg)
+    batch, sizes = cfg.train_dataloader.batch_size, view_sizes(cfg, args.input_size)
     torch.manual_seed(args.seed)
-    views = uint8_views(batch, size, args.seed)
-    framework = _framework(cfg, args)
+    views = uint8_views(batch, sizes, args.seed)
+    framework = _framework(cfg, args, batch_augment=False)
     floor, floor_data = _floor(cfg, args, framework, views)
     raw = dict(inputs=views, data_samples=None)
     variants = {'floor': lambda: floor(floor_data), 'framework': lambda: framework(raw)}
     if framework.split_bn and not args.no_single_split:
-        single = _framework(cfg, args, dict(single_device_bn_splits=1))
+        single = _framework(cfg, args, dict(single_device_bn_splits=1), batch_augment=False)
         variants['framework, single_device_bn_splits=1'] = lambda: single(raw)
+    if batch_augments(cfg.model):
+        augmented = _framework(cfg, args)
+        variants['framework + batched augmentation'] = lambda: augmented(raw)
     results = time_variants(variants, args.iters, args.warmup, args.rounds, device)
     floor_rounds = results['floor']['round_medians']
     floor_median = statistics.median(results['floor']['times'])
@@ -452,8 +547,8 @@ def benchmark_step(cfg: Config, args: argparse.Namespace) -> dict:
             paired_ratio=statistics.median(t / f for t, f in zip(result['times'],
                                                                  results['floor']['times'])),
             cuda_peak_mib=result['cuda_peak_mib'])
-    return dict(batch_size=batch, input_size=size, split_bn=framework.split_bn,
-                queue_mib=queue_mib(framework.model), peak_rss_mib=peak_rss_mib(),
+    return dict(batch_size=batch, input_size=sizes[0], view_sizes=sizes,
+                split_bn=framework.split_bn, queue_mib=queue_mib(framework.model), peak_rss_mib=peak_rss_mib(),
                 variants=summary)
 
 
@@ -483,8 +578,8 @@ def benchmark_loader(cfg: Config, args: argparse.Namespace) -> dict:
     torch.manual_seed(args.seed)
     loader = Runner.build_dataloader(copy.deepcopy(cfg.train_dataloader), seed=args.seed)
     framework = _framework(cfg, args)
-    size = args.input_size or find_crop_size(cfg)
-    views = uint8_views(cfg.train_dataloader.batch_size, size, args.seed)
+    sizes = view_sizes(cfg, args.input_size)
+    views = uint8_views(cfg.train_dataloader.batch_size, sizes, args.seed)
     floor, floor_data = _floor(cfg, args, framework, views)
     batches = endless(loader)
     prefetched = loader.num_workers * (loader.prefetch_factor or 0)
@@ -511,7 +606,7 @@ def benchmark_loader(cfg: Config, args: argparse.Namespace) -> dict:
         ends += round_ends
         round_ratios.append(statistics.median(round_ends) / statistics.median(floor_times))
     floor_median, end_to_end = statistics.median(floors), statistics.median(ends)
-    return dict(batch_size=cfg.train_dataloader.batch_size, input_size=size,
+    return dict(batch_size=cfg.train_dataloader.batch_size, input_size=sizes[0],
                 num_workers=loader.num_workers,
                 end_to_end_ms=1000 * end_to_end, step_ms=1000 * statistics.median(steps),
                 data_wait_ms=1000 * statistics.median(waits),
@@ -542,8 +637,8 @@ def benchmark_curve(cfg: Config, args: argparse.Namespace) -> dict:
         baseline divided by the baseline's mean loss.
     """
     device = torch.device(args.device)
-    batch, size = cfg.train_dataloader.batch_size, args.input_size or find_crop_size(cfg)
-    batches = [uint8_views(batch, size, args.seed + i) for i in range(args.iters)]
+    batch, sizes = cfg.train_dataloader.batch_size, view_sizes(cfg, args.input_size)
+    batches = [uint8_views(batch, sizes, args.seed + i) for i in range(args.iters)]
     options = {'baseline': dict()}
     options.update({name: {name: True} for name in CURVE_TOLERANCE if getattr(args, name)})
     curves = {}
@@ -614,7 +709,8 @@ def run_sweep(cfg: Config, args: argparse.Namespace, argv: List[str]) -> List[di
 
 def print_step(result: dict, args: argparse.Namespace) -> None:
     """Print the step benchmark's table."""
-    print(f'{args.config}: batch {result["batch_size"]}, input {result["input_size"]}px, '
+    sizes = '+'.join(str(size) for size in result['view_sizes'])
+    print(f'{args.config}: batch {result["batch_size"]}, views of {sizes}px, '
           f'device {args.device}, threads {torch.get_num_threads()}, amp {args.amp}, '
           f'{args.rounds} rounds x {args.iters} steps (+{args.warmup} warm-up)')
     print('| step | median ms | ratio to floor | median of round ratios | '
@@ -654,6 +750,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     init_default_scope('mmmoco')
     MMLogger.get_instance('benchmark_step', log_level='WARNING')  # quiet init_weights
     cfg = load_config(args)
+    args.amp = args.amp or config_amp(cfg)  # the floor in the config's precision too
     if args.sweep:
         print_sweep(run_sweep(cfg, args, argv))
         return

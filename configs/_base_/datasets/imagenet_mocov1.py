@@ -2,8 +2,9 @@
 # RandomGrayscale(0.2), ColorJitter(0.4, 0.4, 0.4, 0.4), horizontal flip.
 # Layout (docs/data.md): data/imagenet/train/<wnid>/*.JPEG (class folders; labels are unused);
 # a file list instead: train_dataloader.dataset.ann_file='meta/train.txt' (paths relative to
-# train/).
-dataset_type = 'ImageFolderDataset'
+# train/). AutoImageFolder reads the file list when it exists, else class folders, else every
+# image below the folder as unlabeled: any folder of images works by changing only its root.
+dataset_type = 'AutoImageFolder'
 data_root = 'data/imagenet/'
 
 view_pipeline = [

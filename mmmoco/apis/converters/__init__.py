@@ -14,14 +14,15 @@ reading inputs, writing outputs and the scripts' command line.
   exactly a head-less timm ``VisionTransformer``'s.
 
 The ``*_file`` functions read an input file, convert it and write the output atomically
-(:func:`write_atomically`), refusing to replace an existing output without ``force``. Input
+(:func:`write_atomically`), refusing to replace an existing output without ``force``, with a
+progress bar over these steps on stderr (:func:`conversion_progress`). Input
 errors raise ``ValueError`` (or ``OSError``) naming the input; :func:`exit_on_bad_input` turns
 them into a one-line exit for the scripts, whose command line :func:`converter_parser` builds.
 """
-from .common import (OFFICIAL_MOCOV3_PREFIX, OFFICIAL_MOCO_PREFIX, check_output_path,
-                     converter_parser, describe_keys, exit_on_bad_input, new_file_mode,
-                     normalise_prefix, save_checkpoint, state_dict_of, top_level_prefixes,
-                     write_atomically)
+from .common import (CONVERSION_STEPS, OFFICIAL_MOCOV3_PREFIX, OFFICIAL_MOCO_PREFIX,
+                     check_output_path, conversion_progress, converter_parser, describe_keys,
+                     exit_on_bad_input, new_file_mode, normalise_prefix, save_checkpoint,
+                     state_dict_of, top_level_prefixes, write_atomically)
 from .backbone import backbone_meta, extract_backbone, extract_backbone_file
 from .official import (ENCODERS, PROJECTION_KEY, QUEUE_BUFFERS, V3_ENCODERS, V3_MLP_LAYER,
                        V3_PREDICTOR_PREFIX, V3_PROJECTOR_KEY, convert_keys, convert_official_moco,
@@ -34,11 +35,12 @@ from .timm import (TIMM_VIT_KEY, VIT_REQUIRED_KEYS, check_vit_keys, export_meta,
                    vit_weights)
 
 __all__ = [
-    'BLOCK_KEY', 'BLOCK_RULES', 'ENCODERS', 'NORM', 'OFFICIAL_MOCOV3_PREFIX',
+    'BLOCK_KEY', 'BLOCK_RULES', 'CONVERSION_STEPS', 'ENCODERS', 'NORM', 'OFFICIAL_MOCOV3_PREFIX',
     'OFFICIAL_MOCO_PREFIX', 'PROJECTION_KEY', 'QUEUE_BUFFERS', 'RESNET_REQUIRED_KEYS',
     'STEM_RULES', 'TIMM_VIT_KEY', 'V3_ENCODERS', 'V3_MLP_LAYER', 'V3_PREDICTOR_PREFIX',
     'V3_PROJECTOR_KEY', 'VIT_REQUIRED_KEYS', 'backbone_meta', 'check_output_path',
-    'check_resnet_keys', 'check_vit_keys', 'convert_keys', 'convert_official_moco',
+    'check_resnet_keys', 'check_vit_keys', 'conversion_progress', 'convert_keys',
+    'convert_official_moco',
     'convert_official_moco_file', 'convert_to_detectron2', 'convert_to_detectron2_file',
     'converter_parser', 'describe_keys', 'detectron2_key', 'encoder_key',
     'exit_on_bad_input', 'export_meta', 'export_timm_file', 'extract_backbone',

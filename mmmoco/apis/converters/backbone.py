@@ -5,8 +5,8 @@ from collections import OrderedDict
 import torch
 
 from mmmoco.utils import load_checkpoint_file
-from .common import (check_output_path, describe_keys, normalise_prefix, save_checkpoint,
-                     state_dict_of)
+from .common import (check_output_path, conversion_progress, describe_keys, normalise_prefix,
+                     save_checkpoint, state_dict_of)
 
 
 def extract_backbone(checkpoint: dict, prefix: str = 'backbone.',
@@ -76,8 +76,11 @@ def extract_backbone_file(src: str, dst: str, prefix: str = 'backbone.',
         ValueError: If ``src`` holds no tensors under ``prefix``.
     """
     check_output_path(dst, force)
-    checkpoint = load_checkpoint_file(src)
-    weights = extract_backbone(checkpoint, prefix, source=src)
-    save_checkpoint(dict(state_dict=weights, meta=backbone_meta(checkpoint, src, prefix)), dst,
-                    force)
+    with conversion_progress(src, dst) as step_done:
+        checkpoint = load_checkpoint_file(src)
+        step_done()
+        weights = extract_backbone(checkpoint, prefix, source=src)
+        step_done()
+        save_checkpoint(dict(state_dict=weights, meta=backbone_meta(checkpoint, src, prefix)),
+                        dst, force)
     return len(weights)

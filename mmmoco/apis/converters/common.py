@@ -10,11 +10,14 @@ from typing import BinaryIO, Callable, Dict, Iterator, List
 
 import torch
 
+from mmmoco.evaluation.features import with_progress
 
 #: Prefix of the parameters of facebookresearch/moco's query encoder (MoCo v1/v2).
 OFFICIAL_MOCO_PREFIX = 'module.encoder_q.'
 #: Prefix of the parameters of facebookresearch/moco-v3's base (query) encoder.
 OFFICIAL_MOCOV3_PREFIX = 'module.base_encoder.'
+#: The steps of a file conversion that :func:`conversion_progress` counts.
+CONVERSION_STEPS = ('read', 'convert', 'write')
 
 
 def state_dict_of(checkpoint: dict, source: str) -> Dict[str, object]:
@@ -154,6 +157,32 @@ def save_checkpoint(checkpoint: dict, path: str, force: bool = False) -> None:
     write_atomically(path, lambda file: torch.save(checkpoint, file), force)
 
 
+
+
+@contextlib.contextmanager
+def conversion_progress(src: str, dst: str) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr over a file conversion's steps (:data:`CONVERSION_STEPS`):
+    reading the input, converting, writing the output. Without tqdm, no bar.
+
+    Args:
+        src: The input file.
+        dst: The output file.
+
+    Yields:
+        ``step_done()``, to call after reading and after converting; the bar completes when
+        the block ends.
+    """
+    bar = with_progress(CONVERSION_STEPS, f'{osp.basename(src)} -> {osp.basename(dst)}',
+                        unit='step')
+    steps = iter(bar)
+    next(steps)
+    try:
+        yield lambda: next(steps)
+        for _ in steps:  # the last step is done
+            pass
+    finally:
+        if hasattr(bar, 'close'):
+            bar.close()
 
 
 def converter_parser(description: str, input_help: str,

@@ -8,7 +8,8 @@ import torch
 
 from mmmoco.utils import load_checkpoint_file
 from .backbone import extract_backbone
-from .common import check_output_path, describe_keys, state_dict_of, write_atomically
+from .common import (check_output_path, conversion_progress, describe_keys, state_dict_of,
+                     write_atomically)
 
 
 #: Parameters and statistics of a BatchNorm layer that detectron2 reads.
@@ -160,7 +161,10 @@ def convert_to_detectron2_file(src: str, dst: str, force: bool = False) -> int:
         ValueError: If ``src`` holds no whole ResNet.
     """
     check_output_path(dst, force)
-    checkpoint = load_checkpoint_file(src)
-    converted = convert_to_detectron2(resnet_weights(checkpoint, src), src)
-    write_atomically(dst, lambda file: pickle.dump(converted, file), force)
+    with conversion_progress(src, dst) as step_done:
+        checkpoint = load_checkpoint_file(src)
+        step_done()
+        converted = convert_to_detectron2(resnet_weights(checkpoint, src), src)
+        step_done()
+        write_atomically(dst, lambda file: pickle.dump(converted, file), force)
     return len(converted['model'])

@@ -8,7 +8,7 @@ import torch
 
 from mmmoco.utils import load_checkpoint_file
 from .common import (OFFICIAL_MOCOV3_PREFIX, OFFICIAL_MOCO_PREFIX, check_output_path,
-                     save_checkpoint, state_dict_of, top_level_prefixes)
+                     conversion_progress, save_checkpoint, state_dict_of, top_level_prefixes)
 
 
 #: Official MoCo v1/v2 encoder prefix -> (mmmoco backbone prefix, mmmoco neck prefix).
@@ -275,7 +275,11 @@ def convert_official_moco_file(src: str, dst: str, force: bool = False) -> int:
         ValueError: If ``src`` is not in an official layout (see :func:`convert_official_moco`).
     """
     check_output_path(dst, force)
-    checkpoint = load_checkpoint_file(src)
-    state_dict = convert_official_moco(state_dict_of(checkpoint, src), src)
-    save_checkpoint(dict(meta=official_meta(checkpoint, src), state_dict=state_dict), dst, force)
+    with conversion_progress(src, dst) as step_done:
+        checkpoint = load_checkpoint_file(src)
+        step_done()
+        state_dict = convert_official_moco(state_dict_of(checkpoint, src), src)
+        step_done()
+        save_checkpoint(dict(meta=official_meta(checkpoint, src), state_dict=state_dict), dst,
+                        force)
     return len(state_dict)

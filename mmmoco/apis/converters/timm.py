@@ -8,8 +8,8 @@ import torch
 
 from mmmoco.utils import load_checkpoint_file
 from .backbone import extract_backbone
-from .common import (OFFICIAL_MOCOV3_PREFIX, check_output_path, describe_keys, normalise_prefix,
-                     save_checkpoint, state_dict_of)
+from .common import (OFFICIAL_MOCOV3_PREFIX, check_output_path, conversion_progress,
+                     describe_keys, normalise_prefix, save_checkpoint, state_dict_of)
 from .official import convert_official_moco
 
 
@@ -105,7 +105,10 @@ def export_timm_file(src: str, dst: str, prefix: str = 'backbone.',
         ValueError: If ``src`` holds no ViT backbone with timm key names.
     """
     check_output_path(dst, force)
-    checkpoint = load_checkpoint_file(src)
-    weights = vit_weights(checkpoint, prefix, src)
-    save_checkpoint(dict(model=weights, meta=export_meta(checkpoint, src)), dst, force)
+    with conversion_progress(src, dst) as step_done:
+        checkpoint = load_checkpoint_file(src)
+        step_done()
+        weights = vit_weights(checkpoint, prefix, src)
+        step_done()
+        save_checkpoint(dict(model=weights, meta=export_meta(checkpoint, src)), dst, force)
     return len(weights)

@@ -1,9 +1,11 @@
 """Photometric transforms: colour jitter, random grayscale, Gaussian blur and solarization.
 
 They draw their parameters on ``np.random`` and apply the formulas of
-:mod:`mmmoco.utils.image_ops` (shared with the batched ones of :mod:`mmmoco.models.augment`) to
-the HWC uint8 image viewed as a CHW tensor (``torch.from_numpy``, no copy); ``ColorJitter``
-chains its adjustments on one contiguous float copy.
+:mod:`mmmoco.utils.image_ops` (shared with the batched ones of :mod:`mmmoco.models.augment`):
+``ColorJitter`` and ``RandomGrayscale`` through its ``hwc_*`` lookup-table and OpenCV versions on
+the HWC uint8 array itself (every adjustment rounds to uint8, so the chain is the tensor
+operations' chain), the others on the array viewed as a CHW tensor (``torch.from_numpy``, no
+copy).
 """
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -30,21 +32,20 @@ def _as_tensor(img: np.ndarray) -> torch.Tensor:
 
 
 def _as_array(x: torch.Tensor) -> np.ndarray:
-    """The HWC uint8 array of a 3-channel CHW image tensor of grey levels (no copy if it is
-    uint8 with HWC memory already).
+    """The HWC array of a 3-channel CHW uint8 image tensor (no copy if its memory is HWC
+    already).
 
     Args:
-        x: A (3, H, W) CPU tensor, uint8 or float holding integers in [0, 255].
+        x: A (3, H, W) uint8 CPU tensor.
 
     Returns:
         The contiguous (H, W, 3) uint8 array.
     """
     hwc = x.permute(1, 2, 0)
-    if x.dtype == torch.uint8 and hwc.is_contiguous():
+    if hwc.is_contiguous():
         return hwc.numpy()
-    # NumPy's cast and OpenCV's interleaving of the planes are several times faster than
-    # torch's cast and strided copy
-    return cv2.merge(list(np.ascontiguousarray(x.numpy(), dtype=np.uint8)))
+    # OpenCV's interleaving of the planes is several times faster than a strided copy
+    return cv2.merge(list(x.numpy()))
 
 
 @TRANSFORMS.register_module()
@@ -80,14 +81,14 @@ class ColorJitter(BaseTransform):
 
         Returns:
             For brightness, contrast, saturation and hue in that order, the adjustment
-            function with its factor, or ``None`` where disabled.
+            function of an HWC uint8 image with its factor, or ``None`` where disabled.
         """
-        scaled = ((image_ops.adjust_brightness, self.brightness),
-                  (image_ops.adjust_contrast, self.contrast),
-                  (image_ops.adjust_saturation, self.saturation))
+        scaled = ((image_ops.hwc_adjust_brightness, self.brightness),
+                  (image_ops.hwc_adjust_contrast, self.contrast),
+                  (image_ops.hwc_adjust_saturation, self.saturation))
         adjustments = [(fn, np.random.uniform(max(0., 1 - value), 1 + value)) if value > 0
                        else None for fn, value in scaled]
-        adjustments.append((image_ops.adjust_hue, np.random.uniform(-self.hue, self.hue))
+        adjustments.append((image_ops.hwc_adjust_hue, np.random.uniform(-self.hue, self.hue))
                            if self.hue > 0 else None)
         return adjustments
 
@@ -104,14 +105,12 @@ class ColorJitter(BaseTransform):
             return results
         order = np.random.permutation(4)
         adjustments = self.sample_adjustments()
-        # one conversion to a contiguous float CHW image for the chain (every step rounds as a
-        # uint8 result would)
-        img = _as_tensor(results['img']).to(torch.float32, memory_format=torch.contiguous_format)
+        img = results['img']
         for index in order:
             if adjustments[index] is not None:
                 adjust, factor = adjustments[index]
                 img = adjust(img, factor)
-        results['img'] = _as_array(img)
+        results['img'] = img
         return results
 
 
@@ -136,7 +135,7 @@ class RandomGrayscale(BaseTransform):
             The sample, grayscale with probability ``prob``.
         """
         if np.random.rand() < self.prob:
-            results['img'] = _as_array(image_ops.grayscale(_as_tensor(results['img'])))
+            results['img'] = image_ops.hwc_grayscale(results['img'])
         return results
 
 

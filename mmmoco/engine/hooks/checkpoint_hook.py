@@ -1,11 +1,21 @@
 """A CheckpointHook that never deletes an old checkpoint before the new one is complete."""
 import os.path as osp
+from contextlib import nullcontext
+from typing import ContextManager
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import CheckpointHook
+from mmengine.logging import MMLogger
 
 from mmmoco.registry import HOOKS
 from mmmoco.utils.atomic_write import write_text_atomic
+from mmmoco.utils.logging_filters import dropped_messages
+
+#: mmengine 0.10.7's warnings when a ``FileClient`` is built. Its CheckpointHook.before_train
+#: and its checkpoint writer build one on every run, also without ``file_client_args``, and then
+#: do not use it: no config can avoid them, so they say nothing to the user.
+UNUSED_FILE_CLIENT_WARNINGS = ('"FileClient" will be deprecated',
+                               '"HardDiskBackend" is the alias of "LocalBackend"')
 
 
 @HOOKS.register_module()
@@ -19,8 +29,27 @@ class AtomicCheckpointHook(CheckpointHook):
     replaced atomically, and only then is the oldest checkpoint beyond ``max_keep_ckpts``
     deleted. If the save fails, nothing is deleted and the error stops training.
 
+    Without ``file_client_args`` (the default: mmengine's deprecated file client is not used),
+    mmengine's warnings about the file client it builds anyway are dropped.
+
     Takes the same arguments as :class:`mmengine.hooks.CheckpointHook`.
     """
+
+    def _unused_file_client_quiet(self) -> ContextManager[None]:
+        """A context that drops mmengine's file-client deprecation warnings when this hook
+        uses no file client (``file_client_args`` unset); otherwise it changes nothing."""
+        if self.file_client_args is not None:
+            return nullcontext()
+        return dropped_messages(MMLogger.get_current_instance(), UNUSED_FILE_CLIENT_WARNINGS)
+
+    def before_train(self, runner) -> None:
+        """Set up the output folder and the kept checkpoints (mmengine's), quietly.
+
+        Args:
+            runner: The mmengine runner.
+        """
+        with self._unused_file_client_quiet():
+            super().before_train(runner)
 
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         """Save the checkpoint of ``step``, record it, then rotate old ones out.
@@ -41,10 +70,12 @@ class AtomicCheckpointHook(CheckpointHook):
         ckpt_filename = self.filename_tmpl.format(step)
         self.last_ckpt = self.file_backend.join_path(self.out_dir, ckpt_filename)
         runner.message_hub.update_info('last_ckpt', self.last_ckpt)
-        runner.save_checkpoint(
-            self.out_dir, ckpt_filename, self.file_client_args,
-            save_optimizer=self.save_optimizer, save_param_scheduler=self.save_param_scheduler,
-            meta=meta, by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
+        with self._unused_file_client_quiet():
+            runner.save_checkpoint(
+                self.out_dir, ckpt_filename, self.file_client_args,
+                save_optimizer=self.save_optimizer,
+                save_param_scheduler=self.save_param_scheduler, meta=meta,
+                by_epoch=self.by_epoch, backend_args=self.backend_args, **self.args)
         if not is_main_process():
             return
         write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'), self.last_ckpt)

@@ -77,6 +77,20 @@ class AmpOptimWrapper(OptimWrapper):
         elif loss_scale != 'dynamic':
             print_log(f'optim_wrapper.loss_scale={loss_scale!r} is not used: {self.cast_dtype} '
                       'needs no loss scaling', logger='current', level=logging.WARNING)
+        print_log(f'mixed precision: {self.precision_summary()}', logger='current')
+
+    def precision_summary(self) -> str:
+        """What this wrapper turned on, for the log.
+
+        Returns:
+            E.g. ``'bf16 autocast on CPU'`` or ``'fp16 with dynamic loss scaling on CUDA'``.
+        """
+        device = self.device_type.upper()
+        if self.loss_scaler is None:
+            return f'bf16 autocast on {device}'
+        if self._fixed_scale is not None:
+            return f'fp16 with a fixed loss scale of {self._fixed_scale:g} on {device}'
+        return f'fp16 with dynamic loss scaling on {device}'
 
     def _build_scaler(self, loss_scale: Union[str, float, dict]) -> torch.amp.GradScaler:
         if loss_scale == 'dynamic':

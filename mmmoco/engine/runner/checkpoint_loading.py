@@ -1,10 +1,11 @@
-"""Reading checkpoints for the runner: safely, strictly, and finding the one to resume."""
+"""Reading checkpoints for the runner: safely, strictly (keys, shapes, dtype kinds, finite
+values), and finding the one to resume."""
 import logging
 import os
 import os.path as osp
 import re
 import zipfile
-from typing import Callable, Mapping, Sequence, Tuple, Union
+from typing import Callable, Mapping, Optional, Sequence, Tuple, Union
 
 from mmengine.device import get_device
 from mmengine.logging import print_log
@@ -12,6 +13,7 @@ from torch import nn
 
 from mmmoco.utils.checkpoint import (format_mismatch, list_checkpoints, load_checkpoint_file,
                                      state_dict_mismatch)
+from mmmoco.utils.state_values import check_loaded_values
 
 
 def read_checkpoint(filename: str, map_location: Union[str, Callable] = 'cpu') -> dict:
@@ -65,6 +67,8 @@ def load_state_dict_checked(model: nn.Module, checkpoint: Mapping, filename: str
     Raises:
         ValueError: On a mismatch when ``strict``, or if no weight matches at all; the
             message (also in the work-dir log) names the file and the keys with both shapes.
+            Also for a tensor of another dtype kind than the model's (int into float) or
+            with NaN/Inf values, naming the keys (a precision change is logged).
     """
     state = checkpoint.get('state_dict', checkpoint)
     if not isinstance(state, Mapping):
@@ -88,6 +92,7 @@ def load_state_dict_checked(model: nn.Module, checkpoint: Mapping, filename: str
                   level=logging.WARNING)
         bad = {line.split(':')[0] for line in misshapen}
         state = {key: value for key, value in state.items() if key in expected and key not in bad}
+    check_loaded_values(expected, state, filename)
     model.load_state_dict(state, strict=False)
 
 
@@ -105,46 +110,107 @@ def is_complete_checkpoint(path: str) -> bool:
     return osp.isfile(path) and osp.getsize(path) > 0 and zipfile.is_zipfile(path)
 
 
-def find_resume_checkpoint(work_dir: str) -> str:
-    """The checkpoint ``--resume`` (without a path) continues from.
-
-    The newest complete checkpoint among the file named in ``last_checkpoint`` and the
-    ``epoch_*.pth`` / ``iter_*.pth`` files of the work dir (newest by modification time);
-    incomplete ones (e.g. from a save killed mid-way) are skipped with a warning.
+def recorded_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint named in a work dir's ``last_checkpoint``, which must lie inside it.
 
     Args:
         work_dir: The work dir.
 
     Returns:
-        The checkpoint's path.
+        The named path (relative names are taken in the work dir), or None without a
+        ``last_checkpoint``.
 
     Raises:
-        FileNotFoundError: If there is no complete checkpoint to resume from.
+        ValueError: If the named file lies outside the work dir (a work dir copied from
+            another run, or another run's record); the message says how to go on.
+    """
+    record = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(record):
+        return None
+    with open(record, encoding='utf-8') as f:
+        named = f.read().strip()
+    if not named:
+        print_log(f'{record} is empty; looking for the newest checkpoint in the work dir',
+                  logger='current', level=logging.WARNING)
+        return None
+    recorded = osp.join(work_dir, named)
+    inside = osp.realpath(work_dir) + os.sep
+    if not osp.realpath(recorded).startswith(inside):
+        message = (f'{record} names {recorded}, outside this work dir (a work dir copied from '
+                   "another run, or another run's record?). To continue from that file, give "
+                   f'it: --resume {recorded}; to continue from the newest checkpoint of this '
+                   f'work dir, remove {record}')
+        print_log(message, logger='current', level=logging.ERROR)
+        raise ValueError(message)
+    return recorded
+
+
+def _recorded_iteration(path: str) -> Optional[int]:
+    """The iteration stored in a checkpoint's meta, or None (with a warning naming the file)
+    for an incomplete, unreadable or non-training checkpoint."""
+    if not is_complete_checkpoint(path):
+        print_log(f'--resume: skipping {path}: empty or truncated (an interrupted save?)',
+                  logger='current', level=logging.WARNING)
+        return None
+    try:
+        meta = load_checkpoint_file(path, mmap=True).get('meta')
+    except ValueError as error:
+        print_log(f'--resume: skipping {error}', logger='current', level=logging.WARNING)
+        return None
+    iteration = meta.get('iter') if isinstance(meta, dict) else None
+    if not isinstance(iteration, int):
+        print_log(f'--resume: skipping {path}: not a training checkpoint (no meta.iter)',
+                  logger='current', level=logging.WARNING)
+        return None
+    return iteration
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[str]:
+    """The checkpoint ``--resume`` (without a path) continues from.
+
+    Among the ``epoch_*.pth`` / ``iter_*.pth`` files of the work dir and the file named in
+    ``last_checkpoint`` (which must lie inside the work dir), the complete one with the
+    highest iteration recorded in it; on a tie an epoch checkpoint, then the recorded one.
+    File times are not used: a work dir copied with ``cp`` has new ones, in copy order.
+    Incomplete or unreadable files are skipped with a warning.
+
+    Args:
+        work_dir: The work dir.
+
+    Returns:
+        The checkpoint's path, or None if the work dir holds no checkpoint at all (no
+        ``last_checkpoint`` either): a first start.
+
+    Raises:
+        ValueError: If ``last_checkpoint`` names a file outside the work dir.
+        FileNotFoundError: If there are checkpoints but none is complete and readable.
     """
     candidates = list_checkpoints(work_dir)
-    record = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(record):
-        with open(record, encoding='utf-8') as f:
-            recorded = f.read().strip()
+    recorded = recorded_checkpoint(work_dir)
+    if recorded is not None:
         if osp.isfile(recorded):
             candidates.append(recorded)
         else:
-            print_log(f'{record} names {recorded!r}, which does not exist; looking for the '
-                      'newest checkpoint in the work dir', logger='current',
+            print_log(f'{work_dir}/last_checkpoint names {recorded!r}, which does not exist; '
+                      'looking for the newest checkpoint in the work dir', logger='current',
                       level=logging.WARNING)
-    candidates = sorted(set(candidates), key=lambda path: os.stat(path).st_mtime_ns,
-                        reverse=True)
-    for path in candidates:
-        if is_complete_checkpoint(path):
-            print_log(f'--resume: continuing from the newest complete checkpoint {path}',
-                      logger='current')
-            return path
-        print_log(f'--resume: skipping {path}: empty or truncated (an interrupted save?)',
-                  logger='current', level=logging.WARNING)
-    raise FileNotFoundError(
-        f'--resume: no complete checkpoint to resume from in {work_dir} (no last_checkpoint, '
-        'epoch_*.pth or iter_*.pth). Give the checkpoint path (--resume PATH) or the right '
-        '--work-dir, or drop --resume to start a new run')
+    if not candidates and recorded is None:
+        return None
+    ranked = []
+    for path in sorted(set(candidates)):
+        iteration = _recorded_iteration(path)
+        if iteration is not None:
+            ranked.append(((iteration, osp.basename(path).startswith('epoch_'),
+                            path == recorded), path))
+    if not ranked:
+        raise FileNotFoundError(
+            f'--resume: no complete checkpoint to resume from in {work_dir} (the files there '
+            'are incomplete or unreadable, see the warnings). Give the checkpoint path '
+            '(--resume PATH) or the right --work-dir')
+    (iteration, _, _), path = max(ranked)
+    print_log(f'--resume: continuing from {path}, the highest iteration ({iteration}) recorded '
+              f'among {len(ranked)} complete checkpoint(s) in the work dir', logger='current')
+    return path
 
 
 def refuse_checkpoint_overwrite(work_dir: str) -> None:

@@ -9,7 +9,12 @@
 - Saving checks that every parameter and buffer is finite, gathers every rank's random state,
   and writes to a temporary file in the same folder, fsyncs it and renames it over the final
   name (:mod:`mmmoco.utils.atomic_write`).
-- ``--resume`` without a path takes ``last_checkpoint`` or the newest readable checkpoint.
+- ``--resume`` without a path takes the readable checkpoint with the highest recorded
+  iteration (``last_checkpoint`` must point inside the work dir), or starts a new run when the
+  work dir holds no checkpoint.
+- Resume checks what it resumes (:mod:`~mmmoco.engine.runner.resume_checks`): every checkpoint
+  records its position (processes, batch size, dataset length, iterations per epoch) and its
+  training config; a resumed run continues by images seen or stops naming what changed.
 """
 import logging
 import os
@@ -24,22 +29,57 @@ from mmmoco.engine.hooks import RandomStateHook
 from mmmoco.utils.atomic_write import fsync_directory, fsync_file, temporary_path
 from mmmoco.utils.distributed import bare_model
 from .checkpoint_loading import find_resume_checkpoint, load_state_dict_checked, read_checkpoint
-from .finite import check_finite_parameters
+from .finite import NonFiniteError, check_finite_parameters
+from .resume_checks import (check_config, check_epochs_left, config_fingerprint,
+                            rescaled_scheduler_state, resume_iteration, train_position)
 
 
 class CheckpointingMixin:
     """Runner methods that load, resume and save checkpoints safely (see the module doc)."""
 
+    #: The newest checkpoint with finite weights this run saved or resumed from (named when
+    #: training stops on a non-finite value).
+    last_finite_checkpoint: Optional[str] = None
+
+    def train(self) -> torch.nn.Module:
+        """Train; a non-finite stop names the last checkpoint with finite weights.
+
+        Returns:
+            The trained model.
+
+        Raises:
+            NonFiniteError: With the last finite checkpoint added to its message.
+        """
+        try:
+            return super().train()
+        except NonFiniteError as error:
+            last = self.last_finite_checkpoint
+            advice = (f'the last checkpoint with finite weights is {last}: --resume {last} (with '
+                      f'a changed optimizer setting, a new run from it: load_from={last})'
+                      if last else 'this run has not saved or resumed a checkpoint: start it '
+                      'again')
+            print_log(advice, logger='current', level=logging.ERROR)
+            error.args = (f'{error.args[0]}\n{advice}', *error.args[1:])
+            raise
+
     def load_or_resume(self) -> None:
         """Resume (``--resume``) or load weights (``load_from``), strictly by default.
 
+        ``--resume`` without a path on a work dir without any checkpoint starts a new run
+        (one command for the first start of a job and its restarts).
+
         Raises:
-            FileNotFoundError: If resuming is asked for and no checkpoint is found.
+            FileNotFoundError: If resuming is asked for and the checkpoints found are all
+                incomplete or unreadable.
         """
         if self._has_loaded:
             return
         if self._resume:
             path = self._load_from or find_resume_checkpoint(self.work_dir)
+            if path is None:
+                print_log(f'--resume: no checkpoint in {self.work_dir} yet, starting a new run',
+                          logger='current')
+                return
             self.resume(path)
         elif self._load_from is not None:
             self.load_checkpoint(self._load_from,
@@ -83,6 +123,8 @@ class CheckpointingMixin:
         Raises:
             ValueError: If the file is not a training checkpoint (no ``meta.epoch`` /
                 ``meta.iter`` / ``message_hub``) or its weights do not match the model.
+            ResumeMismatchError: If the config differs from the one it was trained with,
+                its position does not fit this run, or it is beyond ``max_epochs``.
         """
         checkpoint = read_checkpoint(filename, map_location)
         meta = checkpoint.get('meta')
@@ -95,13 +137,12 @@ class CheckpointingMixin:
         load_state_dict_checked(
             self._unwrapped_model(), checkpoint, filename, strict=True,
             hint='\n(resuming needs the model the checkpoint was trained with: same config)')
-        self.train_loop._epoch, self.train_loop._iter = meta['epoch'], meta['iter']
+        check_config(filename, meta, self.cfg)
+        iteration = resume_iteration(filename, meta,
+                                     train_position(self.train_dataloader, self.world_size))
+        check_epochs_left(filename, meta['epoch'], self.train_loop.max_epochs)
+        self.train_loop._epoch, self.train_loop._iter = meta['epoch'], iteration
         self._resume_seed(meta.get('seed'))
-        saved_world_size = meta.get('world_size')
-        if saved_world_size is not None and saved_world_size != self.world_size:
-            print_log(f'{filename} was saved by {saved_world_size} process(es), this run has '
-                      f'{self.world_size}: the total batch size differs', logger='current',
-                      level=logging.WARNING)
         dataset_meta = getattr(self.train_dataloader.dataset, 'metainfo', None)
         if pickle.dumps(meta.get('dataset_meta')) != pickle.dumps(dataset_meta):
             print_log(f'the dataset metainfo in {filename} differs from the training dataset',
@@ -114,6 +155,7 @@ class CheckpointingMixin:
                 and 'param_schedulers' in checkpoint:
             self._resume_schedulers(checkpoint['param_schedulers'])
         self._has_loaded = True
+        self.last_finite_checkpoint = filename
         print_log(f'resumed from {filename}', logger='current')
         self.logger.info(f'resumed epoch: {self.epoch}, iter: {self.iter}')
 
@@ -134,19 +176,27 @@ class CheckpointingMixin:
         self.set_randomness(**self._randomness_cfg)
 
     def _resume_schedulers(self, saved) -> None:
-        """Restore the parameter schedulers' states.
+        """Restore the parameter schedulers' states, continued at this run's position.
+
+        With an unchanged config and position the saved states load as they are; otherwise
+        each keeps the values reached and takes the shape this run built (see
+        :func:`~mmmoco.engine.runner.resume_checks.rescaled_scheduler_state`).
 
         Args:
             saved: ``checkpoint['param_schedulers']`` (a list, or a dict of lists).
         """
         self.param_schedulers = self.build_param_scheduler(self.param_schedulers)
         if isinstance(self.param_schedulers, dict):
-            pairs = [(scheduler, state) for name, schedulers in self.param_schedulers.items()
-                     for scheduler, state in zip(schedulers, saved[name])]
+            pairs = [(scheduler, state, f'param_scheduler.{name}.{index}')
+                     for name, schedulers in self.param_schedulers.items()
+                     for index, (scheduler, state) in enumerate(zip(schedulers, saved[name]))]
         else:
-            pairs = list(zip(self.param_schedulers, saved))
-        for scheduler, state in pairs:
-            scheduler.load_state_dict(state)
+            pairs = [(scheduler, state, f'param_scheduler.{index}')
+                     for index, (scheduler, state) in enumerate(zip(self.param_schedulers, saved))]
+        for scheduler, state, where in pairs:
+            step = self.epoch if scheduler.by_epoch else self.iter
+            scheduler.load_state_dict(
+                rescaled_scheduler_state(state, scheduler.state_dict(), step, where))
 
     def _unwrapped_model(self) -> torch.nn.Module:
         """The model without its DDP wrapper (checkpoint keys have no ``module.``)."""
@@ -187,13 +237,19 @@ class CheckpointingMixin:
             if isinstance(hook, RandomStateHook):
                 hook.gather_before_save(self)
         if self.rank != 0:
+            self.last_finite_checkpoint = osp.join(out_dir, filename)
             return
-        meta = {**(meta or {}), 'world_size': self.world_size}
+        if getattr(self, '_config_fingerprint', None) is None:
+            self._config_fingerprint = config_fingerprint(self.cfg)
+        meta = {**(meta or {}), 'world_size': self.world_size,
+                'train_position': train_position(self.train_dataloader, self.world_size),
+                'config_fingerprint': self._config_fingerprint}
         args = dict(file_client_args=file_client_args, save_optimizer=save_optimizer,
                     save_param_scheduler=save_param_scheduler, meta=meta, by_epoch=by_epoch,
                     backend_args=backend_args)
         if file_client_args is not None or backend_args is not None or '://' in out_dir:
             super().save_checkpoint(out_dir, filename, **args)
+            self.last_finite_checkpoint = osp.join(out_dir, filename)
             return
         final = osp.join(out_dir, filename)
         tmp = temporary_path(final)
@@ -210,4 +266,5 @@ class CheckpointingMixin:
             print_log(message, logger='current', level=logging.ERROR)
             raise OSError(error.errno, message) from error
         fsync_directory(out_dir)
+        self.last_finite_checkpoint = final
 

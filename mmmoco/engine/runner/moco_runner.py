@@ -8,19 +8,31 @@ from mmengine.runner.base_loop import BaseLoop
 from mmmoco.registry import RUNNERS
 from .checkpoint_loading import refuse_checkpoint_overwrite
 from .checkpointing import CheckpointingMixin
+from .console_log import ConsoleLogMixin
 from .cpu import CpuFallbackMixin
+from .ddp_wrapping import DdpWrappingMixin
 from .safe_types import refuse_plain_checkpoint_hook, refuse_plain_train_loop
+from .work_dir_lock import WorkDirLockMixin
 
 
 @RUNNERS.register_module()
-class MoCoRunner(CpuFallbackMixin, CheckpointingMixin, Runner):
+class MoCoRunner(WorkDirLockMixin, ConsoleLogMixin, DdpWrappingMixin, CpuFallbackMixin,
+                 CheckpointingMixin, Runner):
     """The mmengine Runner, made safe for long runs on shared machines.
 
     - Checkpoints (:class:`~mmmoco.engine.runner.checkpointing.CheckpointingMixin`): read as
       data, loaded strictly, written atomically after a finite check; a fresh run refuses a
       work dir that already holds checkpoints unless ``overwrite_checkpoints=True``.
+    - One run per work dir (:class:`~mmmoco.engine.runner.work_dir_lock.WorkDirLockMixin`):
+      ``run.lock`` (PID and host) is taken before anything is written; a second run stops
+      naming the holder.
     - CPU-only machines (:class:`~mmmoco.engine.runner.cpu.CpuFallbackMixin`): gloo, DDP
       without device ids, no pinned memory.
+    - DDP (:class:`~mmmoco.engine.runner.ddp_wrapping.DdpWrappingMixin`): the buffer
+      argument of the installed PyTorch; 1x1 convolution weights laid out for channels_last.
+    - Console (:class:`~mmmoco.engine.runner.console_log.ConsoleLogMixin`): the config,
+      environment and hook dumps go to the work-dir log only (``verbose_console=True``: also
+      the console); training ends with a line naming the work dir, last checkpoint and log.
     - Types (:mod:`~mmmoco.engine.runner.safe_types`): the configs declare
       :class:`ExactResumeEpochBasedTrainLoop` and
       :class:`~mmmoco.engine.hooks.AtomicCheckpointHook`; mmengine's plain epoch loop and

@@ -3,6 +3,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+from mmengine.logging import print_log
 
 from mmmoco.models.utils import autocast_off, cached_embedding, float32_head
 from mmmoco.models.utils.multi_crop import check_views, embed_by_resolution, view_pairs
@@ -79,6 +80,9 @@ class MoCoV3(BaseMomentumModel):
             if is_distributed():
                 raise ValueError('MoCoV3: chunk_size (gradient caching) runs on a single '
                                  'device; under DDP set model.chunk_size=None')
+            print_log(f'MoCoV3: gradient caching on: the query branch embeds each view in '
+                      f'chunks of {chunk_size} samples (activations of one chunk at a time, '
+                      'the gradients of the whole batch)', logger='current')
         self.chunk_size = chunk_size
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)

@@ -15,21 +15,34 @@ from mmengine.model import revert_sync_batchnorm
 from torch import nn
 
 
+def split_sizes(batch: int, num_splits: int) -> List[int]:
+    """Sizes of the contiguous sub-batches of split BN, as equal as possible.
+
+    Args:
+        batch: Number of samples N.
+        num_splits: Number of sub-batches S (fewer if N < S: one sample each).
+
+    Returns:
+        ``min(N, S)`` sizes summing to N; the first ``N % S`` hold one sample more.
+    """
+    splits = min(num_splits, batch)
+    small, larger = divmod(batch, splits)
+    return [small + 1] * larger + [small] * (splits - larger)
+
+
 class SplitBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics come from ``num_splits`` sub-batches.
 
     The state dict is that of :class:`torch.nn.BatchNorm2d` (same keys and shapes), so a model
     trained with split BN loads into one with plain BN and vice versa. In eval mode it is exactly
-    BatchNorm2d. Sub-batches are interleaved: when ``num_splits`` S divides the batch, sample
-    ``n`` belongs to sub-batch ``n % S``; otherwise the first ``N % S`` sub-batches (one sample
-    larger) take the leading samples, interleaved among themselves, and the others the rest.
-    Which samples share statistics changes nothing in distribution (MoCo permutes the key batch
-    before the key encoder), and it lets the batch be viewed, without a copy, as
-    (N / S, S * C, H, W): sample ``n``'s channel ``c`` becomes channel ``(n % S) * C + c`` of
-    row ``n // S``, so one ``batch_norm`` call normalises every sub-batch (two calls for a batch
-    that S does not divide). The running statistics are updated once per forward with the mean
-    over the sub-batches of their means and unbiased variances, which is what averaging
-    ``num_splits`` separately updated running buffers would give.
+    BatchNorm2d. Sub-batches are contiguous, as the per-device batches of a data-parallel run
+    (:func:`split_sizes`: the first ``N % S`` of the S sub-batches hold one sample more). A contiguous sub-batch is a view of the batch that keeps its memory
+    format, NCHW or channels_last, so each sub-batch is normalised by torch's own batch norm
+    without a layout copy and the output keeps the input's memory format (the one copy is the
+    concatenation of the sub-batches' outputs, and its counterpart in the backward pass). The
+    running statistics are updated once per forward with the mean over the sub-batches of their
+    means and unbiased variances, which is what averaging ``num_splits`` separately updated
+    running buffers would give.
 
     Args:
         num_features: Number of channels.
@@ -51,73 +64,35 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
             return 1.0 / float(self.num_batches_tracked)
         return self.momentum
 
-    def _normalise_group(self, x: torch.Tensor, splits: int,
-                         momentum: float) -> Tuple[torch.Tensor, Optional[torch.Tensor],
-                                                   Optional[torch.Tensor]]:
-        """Normalise ``splits`` interleaved equal sub-batches of ``x`` with one batch_norm call.
-
-        Args:
-            x: Samples of the group (splits * b, C, ...); sample ``n`` is in sub-batch
-                ``n % splits``.
-            splits: Number of sub-batches in ``x``.
-            momentum: Update factor of the running statistics.
-
-        Returns:
-            The normalised ``x``, and the sum over the sub-batches of their updated running
-            mean and variance (None without running statistics).
-        """
-        channels = x.shape[1]
-        per_split = x.shape[0] // splits
-        trailing = x.shape[2:]
-        # (b*S, C, ...) -> (b, S*C, ...): sub-batch s (samples n % S == s) becomes channels
-        # s*C .. s*C + C - 1; a view for a contiguous x, no copy
-        stacked = x.reshape(per_split, splits * channels, *trailing)
-        running_mean = running_var = None
-        if self.track_running_stats:
-            running_mean = self.running_mean.repeat(splits)
-            running_var = self.running_var.repeat(splits)
-        weight = self.weight.repeat(splits) if self.affine else None
-        bias = self.bias.repeat(splits) if self.affine else None
-        out = F.batch_norm(stacked, running_mean, running_var, weight, bias, True, momentum,
-                           self.eps)
-        out = out.reshape(x.shape)
-        if running_mean is None:
-            return out, None, None
-        return (out, running_mean.view(splits, channels).sum(0),
-                running_var.view(splits, channels).sum(0))
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Normalise ``x`` (N, C, H, W) with per-sub-batch statistics in training mode.
 
         Args:
-            x: Input feature map.
+            x: Input feature map, in any memory format.
 
         Returns:
-            The normalised feature map, same shape as ``x``.
+            The normalised feature map, same shape and memory format as ``x``.
         """
         if not self.training or self.num_splits == 1:
             return super().forward(x)
-        splits = min(self.num_splits, x.shape[0])
-        momentum = 0.0
+        # split_with_sizes, not tensor_split: its backward is one concatenation, where
+        # tensor_split's slices would each scatter into a zero-filled batch-sized gradient
+        parts = x.split(split_sizes(x.shape[0], self.num_splits))
+        momentum, running = 0.0, [(None, None)] * len(parts)
         if self.track_running_stats:
             with torch.no_grad():
                 momentum = self._momentum()
-        small, larger = divmod(x.shape[0], splits)  # `larger` sub-batches hold small + 1
-        boundary = larger * (small + 1)
-        groups = [(x[:boundary], larger), (x[boundary:], splits - larger)]
-        outputs, mean_sum, var_sum = [], 0, 0
-        for part, count in groups:
-            if count == 0:
-                continue
-            out, part_mean, part_var = self._normalise_group(part, count, momentum)
-            outputs.append(out)
-            if part_mean is not None:
-                mean_sum, var_sum = mean_sum + part_mean, var_sum + part_var
+                # one running buffer per sub-batch, updated by its batch_norm call
+                means = self.running_mean.expand(len(parts), -1).clone()
+                variances = self.running_var.expand(len(parts), -1).clone()
+                running = list(zip(means, variances))
+        outputs = [F.batch_norm(part, mean, var, self.weight, self.bias, True, momentum,
+                                self.eps) for part, (mean, var) in zip(parts, running)]
         if self.track_running_stats:
             with torch.no_grad():
-                self.running_mean.copy_(mean_sum / splits)
-                self.running_var.copy_(var_sum / splits)
-        return outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=0)
+                self.running_mean.copy_(means.mean(0))
+                self.running_var.copy_(variances.mean(0))
+        return torch.cat(outputs)
 
     def extra_repr(self) -> str:
         """Describe the layer, including its number of splits."""

@@ -9,6 +9,7 @@ from mmengine.logging import print_log
 from torch import nn
 
 from mmmoco.utils.checkpoint import load_checkpoint_file
+from mmmoco.utils.state_values import check_loaded_values
 
 #: Key prefix of the query backbone in mmmoco training checkpoints.
 BACKBONE_PREFIX = 'backbone.'
@@ -50,7 +51,8 @@ def load_pretrained_backbone(backbone: nn.Module, path: str,
 
     Raises:
         ValueError: If any backbone weight is missing from the file, any file weight is not
-            used, or shapes differ; the message names the file and the first offending keys.
+            used, or shapes differ; or a weight is of another dtype kind (int into float) or
+            not finite (NaN/Inf). The message names the file and the first offending keys.
     """
     state = backbone_state_dict(load_checkpoint_file(path))
     expected = backbone.state_dict()
@@ -63,6 +65,7 @@ def load_pretrained_backbone(backbone: nn.Module, path: str,
             f'{path} does not match the backbone: {len(missing)} missing weights '
             f'{missing[:5]}, {len(unused)} unused weights {unused[:5]}, {len(mismatched)} '
             f'shape mismatches {mismatched[:5]}')
+    check_loaded_values(expected, state, path)
     backbone.load_state_dict(state, strict=True)
     print_log(f'Pretrained weights loaded: {len(state)} tensors from {path} into {module_name} '
               f'({type(backbone).__name__}; strict: none missing, none unused)',
