@@ -91,6 +91,12 @@ class Rule(NamedTuple):
 RULES = [
     Rule(r'bash tools/demo\.sh', skip='the newcomer command itself (about 25 minutes)'),
     Rule(r'bash tools/run_tests\.sh', skip='the newcomer command that runs this test'),
+    Rule(r'pip install ', skip='installs into the current environment; '
+         'tests/integration/test_packaging.py installs a wheel and an editable copy into fresh '
+         'virtualenvs'),
+    Rule(r'mmmoco ', skip='the installed command: tests/integration/test_packaging.py trains '
+         'with it from a wheel, tests/test_apis/test_entry_points.py runs list, train and '
+         'dist-train from the checkout'),
     Rule(r'MMMOCO_DEMO_CONFIG=\S+ MMMOCO_DEMO_WORK_DIR=\S+ MMMOCO_DEMO_PROCS=1 bash tools/demo\.sh',
          skip='the v3 demo (25 minutes); tests/integration/test_mocov3_ddp.py trains its recipe '
               'on real Fashion-MNIST'),

@@ -96,6 +96,29 @@ def tiny_config(data_root: str, work_dir: str, epochs: int = 2, batch_size: int 
     return cfg
 
 
+def tiny_cfg_options(data_root: str) -> list:
+    """``--cfg-options`` that shrink :data:`RECIPE` on a command line as :func:`tiny_config`
+    does in-process (width-4 ResNet-18, 16-px crops, batches of 4, queue 16), for one epoch
+    with a checkpoint after it.
+
+    Args:
+        data_root: Folder with ``train/<class>/*.png``.
+
+    Returns:
+        ``['--cfg-options', 'KEY=VALUE', ...]``.
+    """
+    loader = 'train_dataloader'
+    return ['--cfg-options', f'{loader}.dataset.data_root={data_root}',
+            f'{loader}.dataset.data_prefix=train', f'{loader}.dataset.ann_file=',
+            f'{loader}.dataset.pipeline.1.transforms.0.size=16', f'{loader}.batch_size=4',
+            f'{loader}.num_workers=0', f'{loader}.persistent_workers=False',
+            'model.backbone.base_channels=4', 'model.neck.in_channels=32',
+            'model.neck.hidden_channels=32', 'model.queue.queue_len=16',
+            'model.single_device_bn_splits=2', 'train_cfg.max_epochs=1',
+            'param_scheduler.0.T_max=1', 'param_scheduler.0.end=1',
+            'default_hooks.checkpoint.interval=1', 'default_hooks.logger.interval=1']
+
+
 def build_runner(cfg: Config):
     """A MoCoRunner from ``cfg``."""
     from mmmoco.engine.runner import MoCoRunner

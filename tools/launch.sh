@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs a python entry point on NPROC processes: tools/launch.sh SCRIPT NPROC [script args]
-# NPROC <= 1: one plain process. Otherwise torchrun, one process per GPU (gloo on CPU-only
-# machines, where NPROC is the number of processes), with "--launcher pytorch" appended.
+# NPROC <= 1: one plain process. Otherwise torchrun (tools/launch_ranks.py), one process per
+# GPU (gloo on CPU-only machines, where NPROC is the number of processes), with
+# "--launcher pytorch" appended; it exits with the workers' status (75: preempted, saved).
 # Multi-node: NNODES, NODE_RANK, MASTER_ADDR and PORT. The interpreter: PYTHON if set, else the
 # project's .venv/bin/python when it exists (no need to activate it), else python3.
 # Shared by dist_train.sh and the tools/benchmarks wrappers.
@@ -17,8 +18,11 @@ fi
 # Several CPU processes on a small machine: one thread each unless the user says otherwise.
 # MKL gets the same number (mmengine would otherwise set it to 1 with a warning on every rank).
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-
-exec "$PYTHON" -m torch.distributed.run \
+export MKL_NUM_THREADS=${MKL_NUM_THREADS:-$OMP_NUM_THREADS}
+# torchrun, exiting with the workers' status (75: preempted, saved); it passes SIGUSR1 (the
+# signal slurm_train.sh asks for) on to the workers like SIGTERM and SIGINT
+exec "$PYTHON" "$root/tools/launch_ranks.py" \
+  --signals-to-handle=SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1 \
   --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
   --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${PORT:-29500}" \
   --nproc_per_node="$NPROC" "$SCRIPT" "$@" --launcher pytorch

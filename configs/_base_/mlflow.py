@@ -7,8 +7,9 @@
 # (a tracking server http://HOST:5000, a database, a file:// store), else the SQLite database
 # work_dirs/mlflow.db under the current directory, for every run started there (view it with
 # mlflow ui --backend-store-uri sqlite:///work_dirs/mlflow.db). MLflow 3 refuses file:// stores
-# unless MLFLOW_ALLOW_FILE_STORE=true. Needs the mlflow package: pip install 'mmmoco[mlflow]'
-# (tools/install/setup_env.sh installs it); without it training stops at start-up saying so.
+# unless MLFLOW_ALLOW_FILE_STORE=true. Needs the mlflow package: pip install mlflow (or the
+# checkout's extra: pip install '.[mlflow]'; tools/install/setup_env.sh installs it); without
+# it, training stops at start-up saying so.
 visualizer = dict(
     type='Visualizer',
     vis_backends=[

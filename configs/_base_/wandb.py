@@ -4,8 +4,9 @@
 # goes both to WORK_DIR/<timestamp>/vis_data/scalars.json (as without this file) and to a W&B
 # run of the project 'mmmoco' whose config is the run's config. Log in once (`wandb login`), or
 # run offline with WANDB_MODE=offline: the run's files go to WORK_DIR/<timestamp>/vis_data/wandb/
-# (upload later with `wandb sync`). Needs the wandb package: pip install 'mmmoco[wandb]'
-# (tools/install/setup_env.sh installs it); without it training stops at start-up saying so.
+# (upload later with `wandb sync`). Needs the wandb package: pip install wandb (or the
+# checkout's extra: pip install '.[wandb]'; tools/install/setup_env.sh installs it); without
+# it, training stops at start-up saying so.
 # WandbCodeRootVisBackend is mmengine's WandbVisBackend without its code artifact of every .py
 # file under the current directory (mmmoco/engine/visualization/wandb_backend.py); set
 # log_code_root='path/to/your/code' to log one. Other wandb.init arguments go in init_kwargs.

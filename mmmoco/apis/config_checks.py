@@ -72,16 +72,16 @@ HOOK_META_KEYS = frozenset({'type', 'priority'})
 #: Learning rates above this are legal but suspicious (linear evaluation uses 30).
 LARGE_LR = 100.0
 
-#: The module each experiment-tracker backend imports, and what to ``pip install`` for it.
+#: The package each experiment-tracker backend imports (its pip name is the same).
 VIS_BACKEND_PACKAGES = {
-    'WandbVisBackend': ('wandb', "wandb (or: pip install 'mmmoco[wandb]')"),
-    'WandbCodeRootVisBackend': ('wandb', "wandb (or: pip install 'mmmoco[wandb]')"),
-    'MLflowVisBackend': ('mlflow', "mlflow (or: pip install 'mmmoco[mlflow]')"),
-    'TensorboardVisBackend': ('tensorboard', 'tensorboard'),
-    'ClearMLVisBackend': ('clearml', 'clearml'),
-    'NeptuneVisBackend': ('neptune', 'neptune'),
-    'DVCLiveVisBackend': ('dvclive', 'dvclive'),
-    'AimVisBackend': ('aim', 'aim'),
+    'WandbVisBackend': 'wandb',
+    'WandbCodeRootVisBackend': 'wandb',
+    'MLflowVisBackend': 'mlflow',
+    'TensorboardVisBackend': 'tensorboard',
+    'ClearMLVisBackend': 'clearml',
+    'NeptuneVisBackend': 'neptune',
+    'DVCLiveVisBackend': 'dvclive',
+    'AimVisBackend': 'aim',
 }
 
 
@@ -394,12 +394,11 @@ def check_vis_backend_packages(cfg: Config) -> None:
             name = type_.rsplit('.', 1)[-1]  # 'WandbVisBackend' or 'mmengine.WandbVisBackend'
         else:
             name = getattr(type_, '__name__', '')  # the class itself
-        if name in VIS_BACKEND_PACKAGES:
-            module, install = VIS_BACKEND_PACKAGES[name]
-            if importlib.util.find_spec(module) is None:
-                raise ConfigCheckError(f'visualizer.vis_backends.{index} ({name}) needs the '
-                                       f'{module} package, which is not installed: '
-                                       f'pip install {install}')
+        package = VIS_BACKEND_PACKAGES.get(name)
+        if package is not None and importlib.util.find_spec(package) is None:
+            raise ConfigCheckError(f'visualizer.vis_backends.{index} ({name}) needs the '
+                                   f'{package} package, which is not installed: '
+                                   f'pip install {package}')
 
 
 def check_config(cfg: Config, cfg_options: Optional[Mapping[str, Any]] = None) -> None:

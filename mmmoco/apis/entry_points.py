@@ -97,8 +97,14 @@ def run_tool(command: str, args: Sequence[str]) -> int:
 
     Returns:
         The exit status (0 when a Python tool returns).
+
+    Raises:
+        SystemExit: If the tools folder is missing (one line naming it).
     """
-    script = osp.join(tools_root(), TOOLS[command].script)
+    try:
+        script = osp.join(tools_root(), TOOLS[command].script)
+    except FileNotFoundError as error:
+        raise SystemExit(f'mmmoco {command}: {error}') from None
     if script.endswith('.sh'):
         env = dict(os.environ, PYTHON=sys.executable)
         return subprocess.run(['bash', script, *args], env=env).returncode
@@ -115,12 +121,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     Returns:
         The exit status.
+
+    Raises:
+        SystemExit: On a usage error, an unknown config or a missing configs or tools
+            folder, with one line naming it.
     """
     parsed = build_parser().parse_args(argv)
     if parsed.command == 'list':
         if len(parsed.args) > 1:
             raise SystemExit(f'mmmoco list: at most one PATTERN, got {parsed.args}')
-        names = list_configs(*parsed.args)
+        try:
+            names = list_configs(*parsed.args)
+        except FileNotFoundError as error:
+            raise SystemExit(f'mmmoco list: {error}') from None
         if not names:
             raise SystemExit(f'mmmoco list: no shipped config matches {parsed.args[0]!r}')
         print('\n'.join(names))

@@ -18,7 +18,7 @@ real ImageNet photos at 224 px: 3e-4 of the grey levels, 6e-5 of the contrast an
 outputs, none of the hue outputs).
 """
 import math
-from typing import List, Optional, Union
+from typing import Callable, List, Optional, Union
 
 import cv2
 import numpy as np
@@ -246,13 +246,9 @@ def _blur_uint8_cpu(images: torch.Tensor, sigma: List[float],
     Returns:
         The blurred (3, H, W) images, each viewing an HWC array.
     """
-    out = []
-    for img, std in zip(images, sigma):
-        kernel = cv2.getGaussianKernel(2 * max_radius(std, kernel_size) + 1, std)
-        hwc = np.ascontiguousarray(img.permute(1, 2, 0).numpy())
-        blurred = cv2.sepFilter2D(hwc, -1, kernel, kernel, borderType=cv2.BORDER_REFLECT_101)
-        out.append(torch.from_numpy(blurred).permute(2, 0, 1))
-    return out
+    return [torch.from_numpy(hwc_gaussian_blur(img.permute(1, 2, 0).numpy(), std,
+                                               kernel_size)).permute(2, 0, 1)
+            for img, std in zip(images, sigma)]
 
 
 def gaussian_blur(x: torch.Tensor, sigma: torch.Tensor, sigma_high: float,
@@ -342,12 +338,16 @@ def hwc_grayscale(img: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(hwc_gray(img), cv2.COLOR_GRAY2RGB)
 
 
+def _lookup(img: np.ndarray, op: Callable[[torch.Tensor], torch.Tensor]) -> np.ndarray:
+    """A per-grey-level operation as a lookup table: ``op`` of the 256 grey levels (float),
+    applied by OpenCV, so the result is exactly ``op``'s on the image."""
+    return cv2.LUT(img, op(torch.arange(256, dtype=torch.float32)).to(torch.uint8).numpy())
+
+
 def _blend_with_level(img: np.ndarray, level: Union[float, torch.Tensor],
                       factor: float) -> np.ndarray:
-    """:func:`blend` with one reference level for the whole image, as a lookup table: the
-    table is :func:`blend` of the 256 grey levels, so the result is exactly :func:`blend`'s."""
-    table = blend(torch.arange(256, dtype=torch.float32), level, factor)
-    return cv2.LUT(img, table.to(torch.uint8).numpy())
+    """:func:`blend` with one reference level for the whole image, as a lookup table."""
+    return _lookup(img, lambda levels: blend(levels, level, factor))
 
 
 def hwc_adjust_brightness(img: np.ndarray, factor: float) -> np.ndarray:
@@ -391,6 +391,37 @@ def hwc_adjust_saturation(img: np.ndarray, factor: float) -> np.ndarray:
     return cv2.addWeighted(img, factor, hwc_grayscale(img), 1 - factor, 0)
 
 
+def hwc_solarize(img: np.ndarray, threshold: float) -> np.ndarray:
+    """:func:`solarize` of one image (exactly, as a lookup table).
+
+    Args:
+        img: A uint8 image (H, W, C).
+        threshold: The first inverted grey level (256 inverts nothing).
+
+    Returns:
+        A new uint8 image (H, W, C).
+    """
+    return _lookup(img, lambda levels: solarize(levels, threshold))
+
+
+def hwc_gaussian_blur(img: np.ndarray, sigma: float,
+                      kernel_size: Optional[int] = None) -> np.ndarray:
+    """:func:`gaussian_blur` of one image: OpenCV's Gaussian kernel (the formula of
+    :func:`gaussian_kernels`) and separable filter.
+
+    Args:
+        img: A uint8 image (H, W, C).
+        sigma: The standard deviation, in pixels.
+        kernel_size: A fixed odd kernel size, or None for ``2 * ceil(3 sigma) + 1``.
+
+    Returns:
+        A new uint8 image (H, W, C).
+    """
+    kernel = cv2.getGaussianKernel(2 * max_radius(sigma, kernel_size) + 1, sigma)
+    return cv2.sepFilter2D(np.ascontiguousarray(img), -1, kernel, kernel,
+                           borderType=cv2.BORDER_REFLECT_101)
+
+
 def hwc_adjust_hue(img: np.ndarray, shift: float) -> np.ndarray:
     """:func:`adjust_hue` of one image: OpenCV's float32 HSV conversions (the hue in degrees).
 
@@ -404,7 +435,9 @@ def hwc_adjust_hue(img: np.ndarray, shift: float) -> np.ndarray:
     Returns:
         A new uint8 image (H, W, 3).
     """
-    hsv = cv2.cvtColor(img.astype(np.float32), cv2.COLOR_RGB2HSV)
-    hsv = cv2.add(hsv, (360. * (shift % 1.), 0., 0., 0.))
+    hsv = img.astype(np.float32)
+    cv2.cvtColor(hsv, cv2.COLOR_RGB2HSV, dst=hsv)  # in place: one float buffer throughout
+    cv2.add(hsv, (360. * (shift % 1.), 0., 0., 0.), dst=hsv)
+    cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB, dst=hsv)
     # |x| rounded half to even and saturated: the tensor ops' rounding of values in [0, 255]
-    return cv2.convertScaleAbs(cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB))
+    return cv2.convertScaleAbs(hsv)

@@ -131,3 +131,17 @@ def test_jpeg_headers_give_the_decoded_size(tmp_path, sample_imagenet):
         with pytest.raises(ImageDecodeError, match='more than the limit'):
             LoadImageFromFile(max_pixels=width * height - 1)(dict(img_path=path))
     assert image_size(b'not an image', 'x') is None
+
+
+def test_direct_rgb_decoding_equals_the_channel_swap(monkeypatch, sample_imagenet, tmp_path):
+    """OpenCV >= 4.11 decodes straight to RGB; older ones decode BGR and swap: same pixels."""
+    from mmmoco.datasets.transforms import loading
+    png = str(tmp_path / 'img.png')
+    Image.fromarray(_rgb_image()).save(png)
+    paths = [png, sorted(glob.glob(osp.join(sample_imagenet, 'train', '*', '*.jpg')))[0]]
+    direct = [LoadImageFromFile()(dict(img_path=path))['img'] for path in paths]
+    monkeypatch.setattr(loading, '_IMREAD_RGB', None)
+    for path, img in zip(paths, direct):
+        np.testing.assert_array_equal(LoadImageFromFile()(dict(img_path=path))['img'], img)
+        np.testing.assert_array_equal(LoadImageFromFile(to_rgb=False)(dict(img_path=path))['img'],
+                                      img[..., ::-1])

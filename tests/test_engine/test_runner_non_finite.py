@@ -88,8 +88,7 @@ def test_divergence_after_resume_keeps_the_good_checkpoints(tiny_images, tmp_pat
         f.write(osp.join(work_dir, 'epoch_2.pth'))
     before = {name: _digest(osp.join(work_dir, name))
               for name in ('epoch_1.pth', 'epoch_2.pth', 'last_checkpoint')}
-    cfg = tiny_config(tiny_images, work_dir, epochs=4, resume=True,
-                      resume_allow_config_changes=True)
+    cfg = tiny_config(tiny_images, work_dir, epochs=4, resume=True)
     cfg.default_hooks.checkpoint = dict(type='AtomicCheckpointHook', interval=1,
                                         max_keep_ckpts=2)
     runner = build_runner(cfg)

@@ -125,24 +125,33 @@ def test_changed_learning_rate_is_refused_even_when_changes_are_allowed(tiny_ima
     assert _files(finished) == before
 
 
-def test_longer_schedule_is_refused_unless_allowed_then_the_cosine_follows(tiny_images,
-                                                                           finished):
-    """max_epochs 2 -> 3 (T_max and end with it): refused naming the keys; accepted with
-    resume_allow_config_changes=True, epoch 3 trains on a cosine that ends at epoch 3."""
-    longer = {'train_cfg.max_epochs': 3, 'param_scheduler.0.T_max': 3,
-              'param_scheduler.0.end': 3}
-    runner, _ = _resume(tiny_images, finished, None, **longer)
-    with pytest.raises(ResumeMismatchError, match=r'(?s)param_scheduler\.0\.T_max: 2 -> 3.*'
-                                                  r'train_cfg\.max_epochs: 2 -> 3.*'
-                                                  r'resume_allow_config_changes=True'):
-        runner.train()
-    runner, counter = _resume(tiny_images, finished, None, resume_allow_config_changes=True,
-                              **longer)
+def test_longer_schedule_is_applied_and_logged(tiny_images, finished):
+    """max_epochs 2 -> 3 (T_max and end with it, as tools/train.py's override does): epoch 3
+    trains on a cosine that ends at epoch 3 (the checkpoint's cosine ended at epoch 2)."""
+    runner, counter = _resume(tiny_images, finished, None, **{
+        'train_cfg.max_epochs': 3, 'param_scheduler.0.T_max': 3, 'param_scheduler.0.end': 3})
     runner.train()
     assert counter.per_epoch == {3: 5}
     scheduler = load_checkpoint_file(osp.join(finished, 'epoch_3.pth'))['param_schedulers'][0]
     assert (scheduler['T_max'], scheduler['end'], scheduler['_global_step']) == (15, 15, 15)
-    assert 'resuming' in log_text(finished) and 'train_cfg.max_epochs: 2 -> 3' in log_text(finished)
+    log = log_text(finished)
+    assert 'with another length of training' in log and 'train_cfg.max_epochs: 2 -> 3' in log
+
+
+def test_other_config_change_is_refused_unless_allowed(tiny_images, finished):
+    before = _files(finished)
+    runner, _ = _resume(tiny_images, finished, 'epoch_1.pth',
+                        **{'model.head.temperature': 0.5})
+    with pytest.raises(ResumeMismatchError, match=r'(?s)model\.head\.temperature: 0\.07 -> 0\.5'
+                                                  r'.*resume_allow_config_changes=True'):
+        runner.train()
+    assert _files(finished) == before
+    runner, counter = _resume(tiny_images, finished, 'epoch_1.pth',
+                              resume_allow_config_changes=True,
+                              **{'model.head.temperature': 0.5})
+    runner.train()
+    assert counter.per_epoch == {2: 5} and runner.model.head.temperature == 0.5
+    assert 'model.head.temperature: 0.07 -> 0.5' in log_text(finished)
 
 
 def test_finished_run_says_it_is_complete_and_writes_nothing(tiny_images, finished):
@@ -155,8 +164,7 @@ def test_finished_run_says_it_is_complete_and_writes_nothing(tiny_images, finish
 
 
 def test_checkpoint_beyond_max_epochs_is_an_error(tiny_images, finished):
-    runner, _ = _resume(tiny_images, finished, None, resume_allow_config_changes=True,
-                        **{'train_cfg.max_epochs': 1})
+    runner, _ = _resume(tiny_images, finished, None, **{'train_cfg.max_epochs': 1})
     with pytest.raises(ResumeMismatchError, match=r'trained for 2 epochs, more than this run\'s '
                                                   r'train_cfg\.max_epochs=1'):
         runner.train()

@@ -1,9 +1,13 @@
 """Split BN against per-sub-batch statistics computed by hand."""
+from typing import List
+
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from mmmoco.models.utils import SplitBatchNorm2d, build_norm_layer, convert_to_split_bn
+from mmmoco.models.utils.norm import sequential_momenta
 
 
 def test_split_bn_normalises_each_sub_batch_with_its_own_statistics():
@@ -11,11 +15,12 @@ def test_split_bn_normalises_each_sub_batch_with_its_own_statistics():
     bn = SplitBatchNorm2d(3, num_splits=4, momentum=0.1)
     x = torch.randn(8, 3, 4, 4) * 3 + 1
     y = bn(x)
-    sub_batches = [x[s::4] for s in range(4)]  # sample n is in sub-batch n % 4
+    sub_batches = [x[2 * s:2 * s + 2] for s in range(4)]  # contiguous sub-batches of 2
     for s, chunk_in in enumerate(sub_batches):
         mean = chunk_in.mean(dim=(0, 2, 3), keepdim=True)
         var = chunk_in.var(dim=(0, 2, 3), unbiased=False, keepdim=True)
-        assert torch.allclose(y[s::4], (chunk_in - mean) / torch.sqrt(var + bn.eps), atol=1e-5)
+        assert torch.allclose(y[2 * s:2 * s + 2], (chunk_in - mean) / torch.sqrt(var + bn.eps),
+                              atol=1e-5)
     means = torch.stack([c.mean(dim=(0, 2, 3)) for c in sub_batches]).mean(0)
     variances = torch.stack([c.var(dim=(0, 2, 3), unbiased=True) for c in sub_batches]).mean(0)
     assert torch.allclose(bn.running_mean, 0.1 * means, atol=1e-6)
@@ -61,17 +66,28 @@ def test_syncbn_is_converted_too_on_a_single_device():
     assert isinstance(convert_to_split_bn(model, 2)[1], SplitBatchNorm2d)
 
 
-def _loop_split_bn(bn: SplitBatchNorm2d, x: torch.Tensor) -> torch.Tensor:
-    """One batch_norm call per sub-batch, statistics by hand, sub-batches picked by index.
+def _contiguous_members(batch: int, num_splits: int) -> List[torch.Tensor]:
+    """Sample indices of each split-BN sub-batch: contiguous, the first N % S one larger."""
+    splits = min(num_splits, batch)
+    small, larger = divmod(batch, splits)
+    sizes = [small + 1] * larger + [small] * (splits - larger)
+    return list(torch.arange(batch).split(sizes))
 
-    The first ``N % S`` sub-batches hold one sample more and take the leading samples; within
-    each of the two groups sample ``n`` belongs to sub-batch ``n % (sub-batches in the group)``.
-    """
-    splits = min(bn.num_splits, x.shape[0])
-    small, larger = divmod(x.shape[0], splits)
+
+def _interleaved_members(batch: int, num_splits: int) -> List[torch.Tensor]:
+    """Sub-batches of the former formulation: the first N % S sub-batches (one larger) take
+    the leading samples, and within each of the two groups sample n is in sub-batch
+    n % (sub-batches in the group)."""
+    splits = min(num_splits, batch)
+    small, larger = divmod(batch, splits)
     boundary = larger * (small + 1)
-    members = [torch.arange(s, boundary, larger) for s in range(larger)] + [
-        torch.arange(boundary + s, x.shape[0], splits - larger) for s in range(splits - larger)]
+    return [torch.arange(s, boundary, larger) for s in range(larger)] + [
+        torch.arange(boundary + s, batch, splits - larger) for s in range(splits - larger)]
+
+
+def _loop_split_bn(bn: SplitBatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    """One batch_norm call per sub-batch, statistics by hand, sub-batches picked by index."""
+    members = _contiguous_members(x.shape[0], bn.num_splits)
     output = torch.empty_like(x)
     means, variances = [], []
     for index in members:
@@ -91,7 +107,7 @@ def _loop_split_bn(bn: SplitBatchNorm2d, x: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize('batch, splits, momentum', [(8, 4, 0.1), (7, 3, 0.1), (10, 4, None),
                                                      (3, 8, 0.3)])
-def test_single_call_split_bn_equals_the_loop(batch, splits, momentum):
+def test_split_bn_equals_the_loop(batch, splits, momentum):
     torch.manual_seed(0)
     fast = SplitBatchNorm2d(5, num_splits=splits, momentum=momentum)
     with torch.no_grad():
@@ -124,11 +140,105 @@ def test_split_bn_without_running_statistics_or_affine():
     x = torch.randn(6, 2, 3, 3)
     bn = SplitBatchNorm2d(2, num_splits=3, affine=False, track_running_stats=False)
     y = bn(x)
-    for s in range(3):  # sample n is in sub-batch n % 3
-        c = x[s::3]
+    for s in range(3):  # contiguous sub-batches of 2
+        c = x[2 * s:2 * s + 2]
         ref = (c - c.mean((0, 2, 3), keepdim=True)) / torch.sqrt(
             c.var((0, 2, 3), unbiased=False, keepdim=True) + bn.eps)
-        assert torch.allclose(y[s::3], ref, atol=1e-5)
+        assert torch.allclose(y[2 * s:2 * s + 2], ref, atol=1e-5)
+
+
+def _interleaved_split_bn(bn: SplitBatchNorm2d, x: torch.Tensor) -> torch.Tensor:
+    """The former formulation, kept as the reference: interleaved sub-batches viewed as
+    (N / S, S * C, H, W) and normalised by one batch_norm call per group of equal sub-batches,
+    running statistics from per-sub-batch copies of the buffers averaged afterwards."""
+    splits = min(bn.num_splits, x.shape[0])
+    with torch.no_grad():
+        bn.num_batches_tracked.add_(1)
+    momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    small, larger = divmod(x.shape[0], splits)
+    boundary = larger * (small + 1)
+    outputs, mean_sum, var_sum = [], 0, 0
+    for part, count in ((x[:boundary], larger), (x[boundary:], splits - larger)):
+        if count == 0:
+            continue
+        channels = part.shape[1]
+        stacked = part.reshape(part.shape[0] // count, count * channels, *part.shape[2:])
+        mean, var = bn.running_mean.repeat(count), bn.running_var.repeat(count)
+        out = F.batch_norm(stacked, mean, var, bn.weight.repeat(count), bn.bias.repeat(count),
+                           True, momentum, bn.eps)
+        outputs.append(out.reshape(part.shape))
+        mean_sum = mean_sum + mean.view(count, channels).sum(0)
+        var_sum = var_sum + var.view(count, channels).sum(0)
+    with torch.no_grad():
+        bn.running_mean.copy_(mean_sum / splits)
+        bn.running_var.copy_(var_sum / splits)
+    return torch.cat(outputs)
+
+
+@pytest.mark.parametrize('batch, splits, momentum', [(16, 4, 0.1), (11, 4, None), (6, 3, 0.5)])
+def test_split_bn_matches_the_former_interleaved_formulation(batch, splits, momentum):
+    """Contiguous sub-batches replaced interleaved ones: the same sub-batches (the former's
+    input permuted so that its sub-batch s holds the samples of the new sub-batch s) give the
+    same outputs, gradients and running statistics, to float32 rounding (atol 1e-5; running
+    statistics 1e-6: the new layer reaches the mean update in successive steps)."""
+    torch.manual_seed(0)
+    new = SplitBatchNorm2d(4, num_splits=splits, momentum=momentum)
+    with torch.no_grad():
+        new.weight.uniform_(0.5, 1.5)
+        new.bias.uniform_(-1, 1)
+    old = SplitBatchNorm2d(4, num_splits=splits, momentum=momentum)
+    old.load_state_dict(new.state_dict())
+    # the sample at old position order[i] is the new layer's sample i
+    order = torch.empty(batch, dtype=torch.long)
+    for new_index, old_index in zip(_contiguous_members(batch, splits),
+                                    _interleaved_members(batch, splits)):
+        order[new_index] = old_index
+    for _ in range(3):
+        x = torch.randn(batch, 4, 3, 5) * 2 + 0.5
+        x_new = x.clone().requires_grad_()
+        x_old = torch.empty_like(x)
+        x_old[order] = x
+        x_old.requires_grad_()
+        y_new, y_old = new(x_new), _interleaved_split_bn(old, x_old)
+        assert torch.allclose(y_new, y_old[order], atol=1e-5)
+        grad = torch.randn_like(x)
+        y_new.backward(grad)
+        y_old[order].backward(grad)
+        assert torch.allclose(x_new.grad, x_old.grad[order], atol=1e-5)
+    assert torch.allclose(new.weight.grad, old.weight.grad, atol=1e-4)
+    assert torch.allclose(new.bias.grad, old.bias.grad, atol=1e-4)
+    assert torch.allclose(new.running_mean, old.running_mean, atol=1e-6)
+    assert torch.allclose(new.running_var, old.running_var, atol=1e-6)
+    assert torch.equal(new.num_batches_tracked, old.num_batches_tracked)
+
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_split_bn_keeps_channels_last_without_changing_values(dtype):
+    """A channels_last input stays channels_last (no layout change for the next convolution)
+    and gives the NCHW input's outputs and gradients."""
+    torch.manual_seed(0)
+    bn = SplitBatchNorm2d(6, num_splits=4)
+    x = (torch.randn(16, 6, 5, 5) * 2 + 1).to(dtype)
+    x_nchw = x.clone().requires_grad_()
+    x_last = x.contiguous(memory_format=torch.channels_last).requires_grad_()
+    y_nchw, y_last = bn(x_nchw), bn(x_last)
+    assert y_last.is_contiguous(memory_format=torch.channels_last)
+    grad = torch.randn_like(y_nchw)
+    y_nchw.backward(grad)
+    y_last.backward(grad.contiguous(memory_format=torch.channels_last))
+    tolerance = 1e-5 if dtype == torch.float32 else 2e-2
+    assert torch.allclose(y_last.float(), y_nchw.float(), atol=tolerance)
+    assert torch.allclose(x_last.grad.float(), x_nchw.grad.float(), atol=tolerance)
+
+
+@pytest.mark.parametrize('momentum, splits', [(0.1, 4), (1.0, 3), (0.0, 2), (0.9, 8)])
+def test_sequential_momenta_give_one_update_with_the_mean(momentum, splits):
+    running = torch.tensor(5.0, dtype=torch.float64)
+    stats = torch.randn(splits, dtype=torch.float64)
+    sequential = running.clone()
+    for stat, factor in zip(stats, sequential_momenta(momentum, splits)):
+        sequential = (1 - factor) * sequential + factor * stat
+    assert torch.allclose(sequential, (1 - momentum) * running + momentum * stats.mean())
 
 
 def test_norm_layers_for_mlp_heads():

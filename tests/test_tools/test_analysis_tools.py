@@ -112,7 +112,7 @@ def test_extract_curve_axes(scalars_json):
     assert analyze_logs.extract_curve(records, 'loss') == ([5, 10, 15], [7.0, 6.0, 6.5])
     assert analyze_logs.extract_curve(records, 'accuracy/top1', 'epoch') == ([1, 2],
                                                                              [20.0, 35.0])
-    assert analyze_logs.run_name(scalars_json) == osp.join('mocov2_run', '20250101_000000')
+    assert analyze_logs.run_names([scalars_json]) == ['mocov2_run']
 
 
 def test_plot_curve(scalars_json, tmp_path):

@@ -96,13 +96,23 @@ def test_benchmark_pipeline_compares_with_torchvision(config, sample_imagenet, c
     assert list(steps)[:1] == ['RandomResizedCrop'] and 'ColorJitter' in steps
     assert steps['GaussianBlur']['sigma'] == (0.1, 0.5)
     benchmark_pipeline.main([config, osp.join(sample_imagenet, 'train'), '--rounds', '1',
-                             '--batch-size', '8'])
+                             '--batch-size', '8', '--profile'])
     out = capsys.readouterr().out
-    rows = {line.split('|')[1].strip(): line for line in out.splitlines()
+    table, profile = out.split('| our stage |')
+    rows = {line.split('|')[1].strip(): line for line in table.splitlines()
             if line.startswith('| ') and not line.startswith('| pipeline')}
     batched = config == BATCHAUG_CONFIG
-    assert set(rows) == {'ours', 'pil', 'v2'} | ({'ours, loader only'} if batched else set())
+    assert set(rows) == ({'ours', 'pil', 'v2', 'decode only'}
+                         | ({'ours, loader only'} if batched else set()))
     assert all(float(line.split('|')[2]) > 0 for line in rows.values())
-    assert '20 images' in out
+    assert '20 images' in out and 'cpu time' in out
+    # the profile: every transform, those of MultiView indented, shares summing to 100%
+    stages = {line.split('|')[1].strip(): float(line.split('|')[2])
+              for line in profile.splitlines()[2:] if line.startswith('| ')}
+    assert list(stages)[:2] == ['LoadImageFromFile', 'RandomResizedCrop']
+    assert {'MultiView', 'PackInputs', 'RandomFlip'} <= set(stages)
+    assert ('ColorJitter' in stages) != batched
+    assert stages['total'] == pytest.approx(sum(stages.values()) - stages['total'], abs=0.05)
+    assert all(ms >= 0 for ms in stages.values())
     with pytest.raises(FileNotFoundError, match='no image files'):
         benchmark_pipeline.list_images(str(sample_imagenet) + '/meta')

@@ -160,10 +160,10 @@ def test_missing_tracker_package_is_named(tracker, backend, package, monkeypatch
     monkeypatch.setattr(importlib.util, 'find_spec',
                         lambda name, *args: None if name == package else real_find_spec(name))
     cfg = Config(dict(visualizer=Config.fromfile(tracker).visualizer))
-    with pytest.raises(ConfigCheckError, match=rf'visualizer\.vis_backends\.1 \({backend}\) '
-                                               rf'needs the {package} package.*pip install '
-                                               rf"{package} \(or: pip install 'mmmoco\[{package}\]'"):
+    with pytest.raises(ConfigCheckError) as refused:
         check_vis_backend_packages(cfg)
+    assert str(refused.value) == (f'visualizer.vis_backends.1 ({backend}) needs the {package} '
+                                  f'package, which is not installed: pip install {package}')
 
 
 def test_present_packages_and_plain_backends_pass():

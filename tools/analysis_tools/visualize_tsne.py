@@ -192,10 +192,14 @@ def embed_tsne(feats: np.ndarray, perplexity: float, seed: int) -> np.ndarray:
         raise ValueError(f'perplexity {perplexity} must be smaller than the number of samples '
                          f'({feats.shape[0]}); lower --perplexity')
     tsne = TSNE(n_components=2, perplexity=perplexity, init='pca', random_state=seed, verbose=2)
-    progress = IterationProgress(getattr(tsne, 'max_iter', None) or getattr(tsne, 'n_iter', 1000))
+    # the iteration limit: max_iter (scikit-learn >= 1.5; None means 1000) or n_iter (older)
+    limits = (getattr(tsne, name, None) for name in ('max_iter', 'n_iter'))
+    progress = IterationProgress(next((n for n in limits if isinstance(n, int)), 1000))
     with contextlib.redirect_stdout(progress):
         embedding = tsne.fit_transform(feats)
     progress.advance_to(tsne.n_iter_ + 1)  # the iterations after the last report
+    if progress.bar.n < progress.bar.total:  # scikit-learn stops once the error settles
+        progress.bar.set_postfix_str('finished early: converged')
     progress.bar.close()
     return embedding
 

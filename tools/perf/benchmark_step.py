@@ -53,10 +53,14 @@ from torch import nn
 
 from mmmoco.apis import register_all_modules
 from mmmoco.apis.transfer import drop_persistent_workers
-from mmmoco.models.utils import SplitBatchNorm2d
+from mmmoco.models.utils import SplitBatchNorm2d, revert_sync_bn_without_cuda
 from mmmoco.registry import HOOKS, MODELS
 
 SWEEP_QUEUES = (1, 4096, 16384, 65536)
+
+#: --clock: wall time, or the CPU time of the process (leaves out the time it waited for a core
+#: on a shared machine; the steps' own threads only, so meant for --threads 1 on CPU)
+CLOCKS = {'wall': time.perf_counter, 'cpu': time.process_time}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -87,6 +91,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--queue-len', type=int, help='set every queue_len of the model')
     parser.add_argument('--threads', type=int, help='torch.set_num_threads')
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--clock', choices=sorted(CLOCKS), default='wall',
+                        help='time the steps of --mode step by wall time or by the process\'s '
+                        'CPU time (on a shared CPU machine, with --threads 1: leaves out the '
+                        'waits for a core)')
     parser.add_argument('--no-single-split', action='store_true',
                         help='skip the single_device_bn_splits=1 variant')
     parser.add_argument('--sweep', action='store_true',
@@ -98,6 +106,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     for name in ('iters', 'rounds'):
         if getattr(args, name) < 1:
             parser.error(f'--{name} must be >= 1')
+    if args.clock == 'cpu' and (args.mode != 'step' or args.device.startswith('cuda')):
+        parser.error('--clock cpu times CPU steps of --mode step only (a loader\'s waits and '
+                     'CUDA kernels are not CPU time of the process)')
     return args
 
 
@@ -368,13 +379,16 @@ class FrameworkStep:
 
 
 class FloorStep:
-    """The compute floor: the same backbone and neck in a bare PyTorch loop.
+    """The compute floor: the same encoders and optimizer in a bare PyTorch loop.
 
-    Query forward + backward + SGD step and key forward (no grad), plain BN, a within-batch
-    InfoNCE loss; inputs are already normalised floats on the device.
+    Query forward + backward + optimizer step (the config's optimizer) and key forward (no
+    grad), plain BN, a within-batch InfoNCE loss; inputs are already normalised floats on the
+    device. For a model with a predictor (MoCo v3) the query encoder includes it and the step is
+    symmetric, as MoCo v3's: both views through both encoders, ``ctr(q1, k2) + ctr(q2, k1)``.
 
     Args:
-        cfg: The config (``model.backbone``, ``model.neck``, ``optim_wrapper.optimizer``).
+        cfg: The config (``model.backbone``, ``model.neck``, ``model.predictor`` if any,
+            ``optim_wrapper.optimizer`` and ``paramwise_cfg``).
         device: Where to run.
         amp: Mixed precision (fp16 with a grad scaler on CUDA, bf16 on CPU).
         compile: ``torch.compile`` both encoders.
@@ -382,31 +396,40 @@ class FloorStep:
 
     def __init__(self, cfg: Config, device: torch.device, amp: bool,
                  compile: bool = False) -> None:
-        self.query = nn.Sequential(MODELS.build(copy.deepcopy(cfg.model.backbone)),
-                                   MODELS.build(copy.deepcopy(cfg.model.neck))).to(device)
-        self.query.train()
-        self.key = copy.deepcopy(self.query).requires_grad_(False)
-        optimizer = cfg.optim_wrapper.get('optimizer', {})
-        self.optimizer = torch.optim.SGD(
-            self.query.parameters(), lr=optimizer.get('lr', 0.03),
-            momentum=optimizer.get('momentum', 0.9),
-            weight_decay=optimizer.get('weight_decay', 1e-4))
+        names = [name for name in ('backbone', 'neck', 'predictor') if name in cfg.model]
+        self.query = nn.Sequential(*[MODELS.build(copy.deepcopy(cfg.model[name]))
+                                     for name in names])
+        revert_sync_bn_without_cuda(self.query, 'the floor')  # as the framework does
+        self.query.to(device).train()
+        self.key = copy.deepcopy(self.query[:2]).requires_grad_(False)
+        self.symmetric = 'predictor' in names
+        optim_cfg = dict(type='OptimWrapper', optimizer=copy.deepcopy(cfg.optim_wrapper.optimizer))
+        if cfg.optim_wrapper.get('paramwise_cfg'):
+            optim_cfg['paramwise_cfg'] = copy.deepcopy(cfg.optim_wrapper.paramwise_cfg)
+        self.optimizer = build_optim_wrapper(self.query, optim_cfg).optimizer
         self.scaler = torch.amp.GradScaler('cuda', enabled=amp and device.type == 'cuda')
         self.device, self.amp = device, amp
         if compile:
             compile_encoders(self, ('query', 'key'))
 
-    def copy_weights(self, backbone: nn.Module, neck: nn.Module) -> None:
+    def copy_weights(self, model: nn.Module) -> None:
         """Start from the framework's initial weights (split BN has BN's keys), so that both
         steps compute on the same numbers.
 
         Args:
-            backbone: The framework's query backbone.
-            neck: The framework's query neck.
+            model: The framework's model (its ``backbone``, ``neck`` and any ``predictor``).
         """
-        self.query[0].load_state_dict(backbone.state_dict())
-        self.query[1].load_state_dict(neck.state_dict())
-        self.key.load_state_dict(self.query.state_dict())
+        for name, module in zip(('backbone', 'neck', 'predictor'), self.query):
+            module.load_state_dict(getattr(model, name).state_dict())
+        self.key.load_state_dict(self.query[:2].state_dict())
+
+    def _loss(self, query_images: torch.Tensor, key_images: torch.Tensor) -> torch.Tensor:
+        """Within-batch InfoNCE of the queries of one view against the keys of the other."""
+        q = F.normalize(self.query(query_images), dim=1)
+        with torch.no_grad():
+            k = F.normalize(self.key(key_images), dim=1)
+        logits = (q @ k.t()).float() / 0.2
+        return F.cross_entropy(logits, torch.arange(len(q), device=q.device))
 
     def __call__(self, data: dict) -> None:
         """One floor step on normalised float views.
@@ -414,14 +437,12 @@ class FloorStep:
         Args:
             data: ``dict(inputs=[query_images, key_images])``, float on the device.
         """
-        query_images, key_images = data['inputs']
+        first, second = data['inputs']
         dtype = torch.float16 if self.device.type == 'cuda' else torch.bfloat16
         with torch.autocast(self.device.type, dtype=dtype, enabled=self.amp):
-            q = F.normalize(self.query(query_images), dim=1)
-            with torch.no_grad():
-                k = F.normalize(self.key(key_images), dim=1)
-            logits = (q @ k.t()).float() / 0.2
-            loss = F.cross_entropy(logits, torch.arange(len(q), device=q.device))
+            loss = self._loss(first, second)
+            if self.symmetric:
+                loss = loss + self._loss(second, first)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
@@ -443,7 +464,8 @@ def queue_mib(model: nn.Module) -> float:
 
 
 def time_variants(variants: Dict[str, Callable[[], None]], iters: int, warmup: int,
-                  rounds: int, device: torch.device) -> Dict[str, dict]:
+                  rounds: int, device: torch.device,
+                  clock: Callable[[], float] = time.perf_counter) -> Dict[str, dict]:
     """Time each variant's step, interleaving the variants step by step (A, B, A, B, ...),
     so that a change in the machine's load hits them alike.
 
@@ -453,6 +475,7 @@ def time_variants(variants: Dict[str, Callable[[], None]], iters: int, warmup: i
         warmup: Untimed steps per variant before the first round.
         rounds: Number of rounds.
         device: The device (synchronised around each step on CUDA).
+        clock: The clock that times a step: wall time, or the process's CPU time.
 
     Returns:
         Name -> ``dict(times=[all step times in s], round_medians=[...], cuda_peak_mib=...)``.
@@ -468,10 +491,10 @@ def time_variants(variants: Dict[str, Callable[[], None]], iters: int, warmup: i
                 if device.type == 'cuda':
                     torch.cuda.reset_peak_memory_stats(device)
                 _sync(device)
-                start = time.perf_counter()
+                start = clock()
                 step()
                 _sync(device)
-                times[name].append(time.perf_counter() - start)
+                times[name].append(clock() - start)
                 if device.type == 'cuda':
                     results[name]['cuda_peak_mib'] = max(
                         results[name]['cuda_peak_mib'],
@@ -500,7 +523,7 @@ def _floor(cfg: Config, args: argparse.Namespace, framework: FrameworkStep,
         The :class:`FloorStep` and ``dict(inputs=[query_images, key_images])``.
     """
     floor = FloorStep(cfg, torch.device(args.device), args.amp, compile=args.compile)
-    floor.copy_weights(framework.model.backbone, framework.model.neck)
+    floor.copy_weights(framework.model)
     with torch.no_grad():
         normalised = framework.model.data_preprocessor(dict(inputs=views[:2]), False)['inputs']
     return floor, dict(inputs=normalised)
@@ -534,7 +557,8 @@ def benchmark_step(cfg: Config, args: argparse.Namespace) -> dict:
     if batch_augments(cfg.model):
         augmented = _framework(cfg, args)
         variants['framework + batched augmentation'] = lambda: augmented(raw)
-    results = time_variants(variants, args.iters, args.warmup, args.rounds, device)
+    results = time_variants(variants, args.iters, args.warmup, args.rounds, device,
+                            CLOCKS[args.clock])
     floor_rounds = results['floor']['round_medians']
     floor_median = statistics.median(results['floor']['times'])
     summary = {}
@@ -712,7 +736,8 @@ def print_step(result: dict, args: argparse.Namespace) -> None:
     sizes = '+'.join(str(size) for size in result['view_sizes'])
     print(f'{args.config}: batch {result["batch_size"]}, views of {sizes}px, '
           f'device {args.device}, threads {torch.get_num_threads()}, amp {args.amp}, '
-          f'{args.rounds} rounds x {args.iters} steps (+{args.warmup} warm-up)')
+          f'{args.rounds} rounds x {args.iters} steps (+{args.warmup} warm-up), '
+          f'{args.clock} clock')
     print('| step | median ms | ratio to floor | median of round ratios | '
           'median of paired step ratios | CUDA peak MiB |')
     print('|---|---|---|---|---|---|')

@@ -47,15 +47,21 @@ LOADER_CONFIG = osp.join(ROOT, 'configs', 'mocov2_r50_8xb32_batchaug.py')
 STEPS = {
     'MoCo v2 ResNet-50 step (fp16 AMP, channels_last)': (
         R50_CONFIG, ['--batch-size', '64', '--input-size', '224', '--amp', '--channels-last'],
-        # 2 images per split-BN sub-batch: BN needs more than one value per channel
-        ['--batch-size', '16', '--input-size', '32', '--amp', '--channels-last']),
+        # smoke: a ResNet-18 (same code path, a quarter of the build and step time), 2 images
+        # per split-BN sub-batch (BN needs more than one value per channel)
+        ['--batch-size', '16', '--input-size', '32', '--amp', '--channels-last',
+         '--cfg-options', 'model.backbone.depth=18', 'model.neck.in_channels=512',
+         'model.neck.hidden_channels=64', 'model.queue.queue_len=256']),
     'MoCo v3 ViT-S step (fp16 AMP)': (
         VIT_CONFIG, ['--batch-size', '128', '--input-size', '224', '--amp'],
         ['--batch-size', '4', '--input-size', '32', '--amp', '--cfg-options',
          'model.backbone.img_size=32', 'model.backbone.arch.embed_dims=64',
          'model.backbone.arch.depth=2', 'model.backbone.arch.num_heads=4',
          'model.neck.in_channels=64', 'model.neck.hidden_channels=64',
-         'model.predictor.hidden_channels=64']),
+         'model.predictor.hidden_channels=64',
+         # the floor builds the neck as configured, and torch's DDP refuses SyncBN on the CPU
+         *(f'model.{part}.{norm}.type=BN' for part in ('neck', 'predictor')
+           for norm in ('norm_cfg', 'last_norm_cfg'))]),
 }
 COLUMNS = ('measurement', 'devices', 'batch', 'images/s', 'floor images/s',
            'ratio to floor', 'peak MiB', 'floor peak MiB', 'seconds')
@@ -123,7 +129,7 @@ def step_row(result: dict, name: str, devices: int) -> dict:
 
     Returns:
         The row: images/s of the framework and the floor (all processes), the median of the
-        paired step ratios, the peak CUDA memory of each (one process).
+        paired step ratios, the peak CUDA memory of each (one process; None on the CPU).
     """
     images = result['batch_size'] * devices
     framework, floor = result['variants']['framework'], result['variants']['floor']
@@ -131,7 +137,9 @@ def step_row(result: dict, name: str, devices: int) -> dict:
             'images/s': 1000 * images / framework['median_ms'],
             'floor images/s': 1000 * images / floor['median_ms'],
             'ratio to floor': framework['paired_ratio'],
-            'peak MiB': framework['cuda_peak_mib'], 'floor peak MiB': floor['cuda_peak_mib']}
+            # benchmark_step gives 0 without CUDA: no CUDA peak, not an empty one
+            'peak MiB': framework['cuda_peak_mib'] or None,
+            'floor peak MiB': floor['cuda_peak_mib'] or None}
 
 
 def measure_step(argv: List[str]) -> dict:
@@ -185,13 +193,13 @@ def batch_augmenter(device: torch.device) -> torch.nn.Module:
     return MODELS.build(Config.fromfile(LOADER_CONFIG).model.data_preprocessor).to(device)
 
 
-def time_loader(loader, preprocessor: Optional[torch.nn.Module], device: torch.device,
-                warmup: int, batches: int) -> float:
-    """Images per second of ``loader`` (each batch augmented by ``preprocessor`` if given).
+def time_loader(loader, preprocessor: torch.nn.Module, device: torch.device, warmup: int,
+                batches: int) -> float:
+    """Images per second of ``loader`` with each batch augmented by ``preprocessor``.
 
     Args:
         loader: An endless loader.
-        preprocessor: The data preprocessor to run on each batch, or None (batches only).
+        preprocessor: The data preprocessor run on each batch (training mode).
         device: The preprocessor's device (synchronised before reading the clock).
         warmup: Untimed batches first (worker start-up).
         batches: Timed batches.
@@ -208,9 +216,8 @@ def time_loader(loader, preprocessor: Optional[torch.nn.Module], device: torch.d
         data = next(batch_iter)
         if index >= warmup:
             images += len(data['inputs'][0])
-        if preprocessor is not None:
-            with torch.no_grad():
-                preprocessor(data, True)
+        with torch.no_grad():
+            preprocessor(data, True)
     _sync(device)
     return images / (time.perf_counter() - start)
 
@@ -247,12 +254,17 @@ def loader_rows(root: str, worker_counts: List[int], device: torch.device,
     Returns:
         One row per worker count.
     """
-    batch, warmup, batches = (4, 1, 2) if args.smoke else (64, 3, args.batches)
+    batch = 4 if args.smoke else 64
     preprocessor = batch_augmenter(device)
     rows = []
     for workers in worker_counts:
         start = time.perf_counter()
         loader = build_loader(root, workers, batch, device.type == 'cuda', seed=0)
+        # the workers' first batches come at once: time from a steady state on, over a few
+        # batches per worker
+        prefetched = workers * (loader.prefetch_factor or 0)
+        warmup, batches = (1, 2) if args.smoke else (prefetched + 2, max(args.batches,
+                                                                          4 * workers))
         rate = time_loader(loader, preprocessor, device, warmup, batches)
         rows.append({'measurement': f'loader, {workers} worker(s) per process: decode, crop, '
                      f'flip on the CPU, batched augmentation on the device',

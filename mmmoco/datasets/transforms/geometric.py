@@ -23,7 +23,7 @@ def _check_interpolation(owner: str, interpolation: str) -> str:
 
 
 def _resize(img: np.ndarray, height: int, width: int, interpolation: str) -> np.ndarray:
-    """Resize an HWC image, or a cropped view of one (read in place, not copied).
+    """Resize an HWC image, or a cropped view of one.
 
     'nearest' is OpenCV's. 'bilinear' and 'bicubic' are torch's antialiased resampling, PIL's
     filters (those of torchvision's classic transforms): shrinking widens the kernel over the
@@ -32,13 +32,13 @@ def _resize(img: np.ndarray, height: int, width: int, interpolation: str) -> np.
     than OpenCV's area averaging.
 
     Args:
-        img: An (H, W, C) or (H, W) array.
+        img: An (H, W, C) array.
         height: The output height.
         width: The output width.
         interpolation: 'nearest', 'bilinear' or 'bicubic'.
 
     Returns:
-        A new contiguous (height, width, C) or (height, width) array of ``img``'s dtype.
+        A new contiguous (height, width, C) array of ``img``'s dtype.
     """
     if img.shape[:2] == (height, width):
         return np.ascontiguousarray(img)
@@ -47,11 +47,14 @@ def _resize(img: np.ndarray, height: int, width: int, interpolation: str) -> np.
     with warnings.catch_warnings():
         # MultiView's shared decoded image is read-only; it is only read here
         warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
-        hwc = torch.from_numpy(img if img.ndim == 3 else img[:, :, None])
-    out = F.interpolate(hwc.permute(2, 0, 1).unsqueeze(0), size=(height, width),
+        hwc = torch.from_numpy(img)
+    # torch's vectorised uint8 kernel wants contiguous HWC memory (a crop is a strided view:
+    # copying it is faster than the strided path), and a batch of one whose batch stride is
+    # the whole image (not 1 x C x H x W with ambiguous strides) makes torch return HWC memory
+    # too (pytorch issue 68430), so the result needs no repacking
+    out = F.interpolate(hwc.contiguous().unsqueeze(0).permute(0, 3, 1, 2), size=(height, width),
                         mode=interpolation, antialias=True, align_corners=False)
-    # torch returns planes; OpenCV interleaves them many times faster than a strided copy
-    return cv2.merge(list(out[0].numpy()))
+    return np.ascontiguousarray(out[0].permute(1, 2, 0).numpy())  # already contiguous: a view
 
 
 @TRANSFORMS.register_module()

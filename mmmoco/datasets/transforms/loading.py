@@ -17,6 +17,8 @@ DEFAULT_MAX_PIXELS = 89_478_485
 #: The environment variable that overrides the default pixel limit (0 disables it).
 MAX_PIXELS_ENV = 'MMMOCO_MAX_IMAGE_PIXELS'
 
+# OpenCV >= 4.11 only (requirements allow 4.8)
+_IMREAD_RGB = getattr(cv2, 'IMREAD_COLOR_RGB', None)
 _PNG_SIGNATURE = b'\x89PNG\r\n\x1a\n'
 # start-of-frame markers (baseline, progressive, lossless, arithmetic...): not DHT, JPG, DAC
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
@@ -153,27 +155,34 @@ def _read_bytes(path: str) -> bytes:
     return data
 
 
-def decode_bgr(data: bytes, path: str) -> np.ndarray:
+def decode_image(data: bytes, path: str, to_rgb: bool = True) -> np.ndarray:
     """Decode image bytes with OpenCV, falling back to Pillow for formats OpenCV cannot read.
+
+    OpenCV 4.11 and later decode straight to RGB (``IMREAD_COLOR_RGB``: libjpeg-turbo writes
+    the RGB order itself), saving a channel swap of the whole image; older ones decode to BGR
+    and swap.
 
     Args:
         data: The encoded image.
         path: The file the bytes came from, used in the error message.
+        to_rgb: RGB channel order; ``False`` gives OpenCV's BGR.
 
     Returns:
-        A 3-channel BGR uint8 array of shape (H, W, 3); grayscale and alpha inputs are
-        converted to three colour channels.
+        A 3-channel uint8 array of shape (H, W, 3); grayscale and alpha inputs are converted to
+        three colour channels.
     """
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    flag = _IMREAD_RGB if to_rgb and _IMREAD_RGB is not None else cv2.IMREAD_COLOR
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), flag)
     if img is not None:
-        return img
+        swap = to_rgb and flag == cv2.IMREAD_COLOR
+        return cv2.cvtColor(img, cv2.COLOR_BGR2RGB) if swap else img
     try:
         with Image.open(io.BytesIO(data)) as pil_img:
             rgb = np.asarray(pil_img.convert('RGB'))
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise ImageDecodeError(f'cannot decode image {path!r}: neither OpenCV nor Pillow can '
                                f'read it ({error})') from error
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    return rgb if to_rgb else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
 
 
 @TRANSFORMS.register_module()
@@ -211,9 +220,7 @@ class LoadImageFromFile(BaseTransform):
         path = results['img_path']
         data = _read_bytes(path)
         check_pixels(data, path, self.max_pixels)
-        img = decode_bgr(data, path)
-        if self.to_rgb:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        img = decode_image(data, path, self.to_rgb)
         results['img'] = img
         results['img_shape'] = img.shape[:2]
         results['ori_shape'] = img.shape[:2]

@@ -1,51 +1,18 @@
 """Photometric transforms: colour jitter, random grayscale, Gaussian blur and solarization.
 
 They draw their parameters on ``np.random`` and apply the formulas of
-:mod:`mmmoco.utils.image_ops` (shared with the batched ones of :mod:`mmmoco.models.augment`):
-``ColorJitter`` and ``RandomGrayscale`` through its ``hwc_*`` lookup-table and OpenCV versions on
-the HWC uint8 array itself (every adjustment rounds to uint8, so the chain is the tensor
-operations' chain), the others on the array viewed as a CHW tensor (``torch.from_numpy``, no
-copy).
+:mod:`mmmoco.utils.image_ops` (shared with the batched ones of :mod:`mmmoco.models.augment`)
+through its ``hwc_*`` lookup-table and OpenCV versions, on the HWC uint8 array itself (every
+colour adjustment rounds to uint8, so ``ColorJitter``'s chain is the tensor operations' chain).
 """
 from typing import Callable, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
-import torch
 
 from mmmoco.registry import TRANSFORMS
 from mmmoco.utils import image_ops
 from mmmoco.utils.checks import check_non_negative, check_positive_range, check_prob
 from .base import BaseTransform
-
-
-def _as_tensor(img: np.ndarray) -> torch.Tensor:
-    """View an HWC image as a CHW tensor sharing its memory (copied only if not contiguous).
-
-    Args:
-        img: An HWC image.
-
-    Returns:
-        The (C, H, W) tensor.
-    """
-    return torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1)
-
-
-def _as_array(x: torch.Tensor) -> np.ndarray:
-    """The HWC array of a 3-channel CHW uint8 image tensor (no copy if its memory is HWC
-    already).
-
-    Args:
-        x: A (3, H, W) uint8 CPU tensor.
-
-    Returns:
-        The contiguous (H, W, 3) uint8 array.
-    """
-    hwc = x.permute(1, 2, 0)
-    if hwc.is_contiguous():
-        return hwc.numpy()
-    # OpenCV's interleaving of the planes is several times faster than a strided copy
-    return cv2.merge(list(x.numpy()))
 
 
 @TRANSFORMS.register_module()
@@ -170,10 +137,8 @@ class GaussianBlur(BaseTransform):
         """
         if np.random.rand() >= self.prob:
             return results
-        sigma = np.random.uniform(*self.sigma)
-        results['img'] = _as_array(image_ops.gaussian_blur(
-            _as_tensor(results['img']), torch.tensor([sigma], dtype=torch.float64), sigma,
-            self.kernel_size))
+        results['img'] = image_ops.hwc_gaussian_blur(
+            results['img'], np.random.uniform(*self.sigma), self.kernel_size)
         return results
 
 
@@ -216,5 +181,5 @@ class Solarize(BaseTransform):
         if img.dtype != np.uint8:
             raise TypeError(f'Solarize: expected a uint8 image, got {img.dtype}')
         if np.random.rand() < self.prob:
-            results['img'] = _as_array(image_ops.solarize(_as_tensor(img), self.threshold))
+            results['img'] = image_ops.hwc_solarize(img, self.threshold)
         return results

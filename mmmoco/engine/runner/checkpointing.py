@@ -26,7 +26,8 @@ import torch
 from mmengine.logging import print_log
 
 from mmmoco.engine.hooks import RandomStateHook
-from mmmoco.utils.atomic_write import fsync_directory, fsync_file, temporary_path
+from mmmoco.utils.atomic_write import (fsync_directory, fsync_file, remove_stale_temporaries,
+                                       temporary_path)
 from mmmoco.utils.distributed import bare_model
 from .checkpoint_loading import find_resume_checkpoint, load_state_dict_checked, read_checkpoint
 from .finite import NonFiniteError, check_finite_parameters
@@ -252,6 +253,8 @@ class CheckpointingMixin:
             self.last_finite_checkpoint = osp.join(out_dir, filename)
             return
         final = osp.join(out_dir, filename)
+        for stale in remove_stale_temporaries(out_dir):
+            print_log(f'removed {stale}, left by a save that was killed', logger='current')
         tmp = temporary_path(final)
         try:
             super().save_checkpoint(out_dir, osp.basename(tmp), **args)

@@ -7,7 +7,10 @@ SIGINT. The first preemption signal sets a flag; the train loop finishes the cur
 iteration, the ranks agree on the flag (one small all-reduce per iteration, which also carries
 the non-finite check), every rank takes part in saving ``iter_N.pth`` (atomically, with every
 rank's random state, so resuming from it is exact) and the process exits with
-:data:`PREEMPTED_EXIT_CODE`. A second signal ends the process at once, without saving.
+:data:`PREEMPTED_EXIT_CODE`. A second signal ends the process at once, without saving; copies
+of the first that arrive within :data:`REPEAT_AFTER_S` count as the first (a scheduler signals
+every process of the job, and a launcher such as torchrun forwards the signal it got to its
+workers).
 
 The data loader workers ignore the preemption signals (a scheduler signals every process of
 the job): they leave when the main process shuts them down or ends.
@@ -20,6 +23,7 @@ import os.path as osp
 import signal
 import sys
 import threading
+import time
 from typing import Callable, Optional, Sequence, Tuple
 
 import torch.distributed as dist
@@ -36,6 +40,9 @@ PREEMPTED_EXIT_CODE = 75
 
 #: The signals caught by default (``train_cfg.preemption.signals``).
 DEFAULT_SIGNALS = ('SIGTERM', 'SIGINT', 'SIGUSR1')
+
+#: Seconds after the first signal during which further signals are copies of it.
+REPEAT_AFTER_S = 2.0
 
 
 class TrainingPreempted(SystemExit):
@@ -110,6 +117,7 @@ class PreemptionSignals:
         self.exit_code = exit_code
         #: the number of the first signal received, 0 before any
         self.received = 0
+        self._received_at = 0.0
         self._previous: dict = {}
         self._pid: Optional[int] = None
 
@@ -148,17 +156,20 @@ class PreemptionSignals:
                                  init_fn)
 
     def _handle(self, signum: int, frame) -> None:
-        """First signal: set the flag. Second: end the process at once, by that signal."""
+        """First signal: set the flag. Second (after :data:`REPEAT_AFTER_S`): end the process
+        at once, by that signal."""
         if os.getpid() != self._pid:  # a forked child that inherited the handler
             return
         name = signal.Signals(signum).name
+        if self.received and time.monotonic() - self._received_at < REPEAT_AFTER_S:
+            return
         if self.received:
             sys.stderr.write(f'{name} received again: stopping at once, without saving\n')
             sys.stderr.flush()
             signal.signal(signum, signal.SIG_DFL)
             os.kill(os.getpid(), signum)
             return
-        self.received = signum
+        self.received, self._received_at = signum, time.monotonic()
         print_log(f'{name} received: stopping after this iteration, once every process has '
                   f'saved a checkpoint (exit code {self.exit_code}); send it again to stop '
                   'at once without saving', logger='current', level=logging.WARNING)

@@ -6,10 +6,12 @@ epoch) and the config that defines what is trained (``meta['config_fingerprint']
 and the values of the training keys, without paths, the work dir, the launcher, the resume
 keys, logging, checkpointing and evaluation settings). On resume:
 
-- a changed config is refused with the keys named. ``resume_allow_config_changes=True``
-  accepts changes of the model, the data and the schedule (logged, then built from the new
-  config; schedules continue from the checkpoint's position), never of the optimizer
-  settings, which the optimizer state in the checkpoint would silently override;
+- a changed length of training (``train_cfg.max_epochs``, a scheduler's ``end`` / ``T_max``)
+  is applied and logged: the schedulers keep the values reached and take the new shape;
+- any other change of the config is refused with the keys named.
+  ``resume_allow_config_changes=True`` accepts changes of the model, the data and the
+  schedule (logged, then built from the new config), never of the optimizer settings, which
+  the optimizer state in the checkpoint would silently override;
 - a changed position continues by images seen from the end of an epoch (the iteration
   counter and the iteration-based schedules are rescaled, with a warning) and is refused in
   the middle of an epoch, where the samples already seen cannot be mapped onto the new ones.
@@ -159,6 +161,19 @@ def is_optimizer_setting(key: str) -> bool:
         parts[0] == 'optim_wrapper' and bool({'optimizer', 'paramwise_cfg'} & set(parts[1:3])))
 
 
+def is_schedule_length(key: str) -> bool:
+    """Whether a config key sets the length of training or of a parameter scheduler.
+
+    Args:
+        key: A dotted config key.
+
+    Returns:
+        True for ``train_cfg.max_epochs`` and the ``end`` / ``T_max`` of a ``param_scheduler``.
+    """
+    return key == 'train_cfg.max_epochs' or (key.startswith('param_scheduler.')
+                                             and key.rsplit('.', 1)[-1] in ('end', 'T_max'))
+
+
 def _listed(lines: List[str]) -> str:
     more = len(lines) - LISTED
     return '\n  '.join(lines[:LISTED] + ([f'... and {more} more'] if more > 0 else []))
@@ -173,12 +188,15 @@ def check_config(filename: str, meta: Mapping, cfg: Mapping) -> List[str]:
         cfg: This run's config.
 
     Returns:
-        The accepted changes (``'key: old -> new'``, logged as a warning); empty when the
-        config is the same or the checkpoint has no record.
+        The accepted changes (``'key: old -> new'``, logged as a warning): those of the
+        length of training, or any but the optimizer settings with
+        ``resume_allow_config_changes``; empty when the config is the same or the checkpoint
+        has no record.
 
     Raises:
-        ResumeMismatchError: Naming the changed keys, unless ``resume_allow_config_changes``
-            is set and no optimizer setting changed.
+        ResumeMismatchError: Naming the changed keys, for a change of the optimizer settings,
+            or of anything but the length of training without
+            ``resume_allow_config_changes``.
     """
     saved = meta.get('config_fingerprint')
     if not isinstance(saved, Mapping):
@@ -190,6 +208,11 @@ def check_config(filename: str, meta: Mapping, cfg: Mapping) -> List[str]:
     changes = [f'{key}: {old.get(key, "(unset)")} -> {new.get(key, "(unset)")}'
                for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
     optimizer = [line for line in changes if is_optimizer_setting(line.split(':')[0])]
+    if all(is_schedule_length(line.split(':')[0]) for line in changes):
+        print_log(f'resuming {filename} with another length of training (the schedulers keep '
+                  'the values reached and continue on the new shape):\n  '
+                  f'{_listed(changes)}', logger='current', level=logging.WARNING)
+        return changes
     if cfg.get(ALLOW_CHANGES_KEY, False) and not optimizer:
         print_log(f'{ALLOW_CHANGES_KEY}=True: resuming {filename} with a changed config (the '
                   'model, data and schedule are built from the new one, the schedules continue '

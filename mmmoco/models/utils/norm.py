@@ -30,19 +30,39 @@ def split_sizes(batch: int, num_splits: int) -> List[int]:
     return [small + 1] * larger + [small] * (splits - larger)
 
 
+def sequential_momenta(momentum: float, splits: int) -> List[float]:
+    """Update factors that make ``splits`` successive running-statistics updates average.
+
+    Updating a running statistic r with sub-batch k's statistic s_k as
+    ``r <- (1 - a_k) r + a_k s_k`` for k = 1..S with ``a_k = m / (S - (S - k) m)`` gives
+    ``(1 - m) r + m * mean_k(s_k)``: one momentum-m update with the mean over the sub-batches,
+    what averaging S separately updated running buffers gives (the weight left on r after
+    step k is ``1 - (S - k) m / S``).
+
+    Args:
+        momentum: The layer's update factor m, in [0, 1].
+        splits: Number of sub-batches S.
+
+    Returns:
+        The S factors a_1..a_S.
+    """
+    return [momentum / (splits - (splits - k) * momentum) for k in range(1, splits + 1)]
+
+
 class SplitBatchNorm2d(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics come from ``num_splits`` sub-batches.
 
     The state dict is that of :class:`torch.nn.BatchNorm2d` (same keys and shapes), so a model
     trained with split BN loads into one with plain BN and vice versa. In eval mode it is exactly
     BatchNorm2d. Sub-batches are contiguous, as the per-device batches of a data-parallel run
-    (:func:`split_sizes`: the first ``N % S`` of the S sub-batches hold one sample more). A contiguous sub-batch is a view of the batch that keeps its memory
-    format, NCHW or channels_last, so each sub-batch is normalised by torch's own batch norm
-    without a layout copy and the output keeps the input's memory format (the one copy is the
-    concatenation of the sub-batches' outputs, and its counterpart in the backward pass). The
-    running statistics are updated once per forward with the mean over the sub-batches of their
-    means and unbiased variances, which is what averaging ``num_splits`` separately updated
-    running buffers would give.
+    (:func:`split_sizes`: the first ``N % S`` of the S sub-batches hold one sample more). A
+    contiguous sub-batch is a view of the batch in either memory format, NCHW or channels_last,
+    so each is normalised by torch's own batch norm without a layout copy, and the output keeps
+    the input's memory format; the one copy is the concatenation of the sub-batches' outputs
+    (and its counterpart in the backward pass). The running statistics end each forward as one
+    momentum update with the mean over the sub-batches of their means and unbiased variances
+    (what averaging ``num_splits`` separately updated running buffers would give), reached by
+    successive updates of the layer's own buffers (:func:`sequential_momenta`).
 
     Args:
         num_features: Number of channels.
@@ -78,21 +98,14 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
         # split_with_sizes, not tensor_split: its backward is one concatenation, where
         # tensor_split's slices would each scatter into a zero-filled batch-sized gradient
         parts = x.split(split_sizes(x.shape[0], self.num_splits))
-        momentum, running = 0.0, [(None, None)] * len(parts)
+        momenta = [0.0] * len(parts)
         if self.track_running_stats:
             with torch.no_grad():
-                momentum = self._momentum()
-                # one running buffer per sub-batch, updated by its batch_norm call
-                means = self.running_mean.expand(len(parts), -1).clone()
-                variances = self.running_var.expand(len(parts), -1).clone()
-                running = list(zip(means, variances))
-        outputs = [F.batch_norm(part, mean, var, self.weight, self.bias, True, momentum,
-                                self.eps) for part, (mean, var) in zip(parts, running)]
-        if self.track_running_stats:
-            with torch.no_grad():
-                self.running_mean.copy_(means.mean(0))
-                self.running_var.copy_(variances.mean(0))
-        return torch.cat(outputs)
+                momenta = sequential_momenta(self._momentum(), len(parts))
+        return torch.cat([
+            torch.batch_norm(part, self.weight, self.bias, self.running_mean, self.running_var,
+                             True, momentum, self.eps, torch.backends.cudnn.enabled)
+            for part, momentum in zip(parts, momenta)])
 
     def extra_repr(self) -> str:
         """Describe the layer, including its number of splits."""
