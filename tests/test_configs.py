@@ -71,7 +71,7 @@ def test_every_config_loads(name):
 
 
 def test_mocov1_recipe():
-    cfg = _cfg('mocov1_r50_8xb32.py')
+    cfg = _cfg('mocov1_r50_8xb32-steplr-200e_in1k.py')
     assert cfg.default_scope == 'mmmoco'
     assert cfg.model.neck.type == 'LinearNeck' and cfg.model.neck.out_channels == 128
     assert cfg.model.head == dict(type='ContrastiveHead', temperature=0.07)
@@ -89,7 +89,7 @@ def test_mocov1_recipe():
 
 
 def test_mocov2_recipe():
-    cfg = _cfg('mocov2_r50_8xb32.py')
+    cfg = _cfg('mocov2_r50_8xb32-coslr-200e_in1k.py')
     assert cfg.model.neck.type == 'MLPNeck' and cfg.model.neck.hidden_channels == 2048
     assert cfg.model.head.temperature == 0.2
     assert cfg.param_scheduler[0].type == 'CosineAnnealingLR'
@@ -100,7 +100,8 @@ def test_mocov2_recipe():
     assert blur.sigma == (0.1, 2.0) and blur.prob == 0.5
 
 
-@pytest.mark.parametrize('name', ['mocov1_r50_8xb32.py', 'mocov2_r50_8xb32.py',
+@pytest.mark.parametrize('name', ['mocov1_r50_8xb32-steplr-200e_in1k.py',
+                                  'mocov2_r50_8xb32-coslr-200e_in1k.py',
                                   'mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py',
                                   'mocov2_r18w16-small_2xb64-amp-coslr-150e_fashionmnist.py'])
 def test_every_part_builds_from_the_config(name, sample_imagenet):

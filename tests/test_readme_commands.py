@@ -101,17 +101,17 @@ RULES = [
          skip='the v3 demo (25 minutes); tests/integration/test_mocov3_ddp.py trains its recipe '
               'on real Fashion-MNIST'),
     # ImageNet pretraining: DDP with two gloo processes, then resume, AMP (bf16 on CPU)
-    Rule(r'tools/dist_train\.sh configs/mocov2_r50_8xb32\.py 8$', options=PRETRAIN,
+    Rule(r'tools/dist_train\.sh configs/mocov2_r50_8xb32-coslr-200e_in1k\.py 8$', options=PRETRAIN,
          subs=[(r' 8$', ' 2')], expect='Epoch(train) [1]'),
-    Rule(r'tools/dist_train\.sh configs/mocov2_r50_8xb32\.py 8 --resume',
+    Rule(r'tools/dist_train\.sh configs/mocov2_r50_8xb32-coslr-200e_in1k\.py 8 --resume',
          options=PRETRAIN + ('train_cfg.max_epochs=2', ), subs=[(r' 8 ', ' 2 ')],
          expect='resumed epoch: 1'),
-    Rule(r'tools/dist_train\.sh configs/mocov2_r50_8xb32\.py 8 --amp', options=PRETRAIN,
-         subs=ONE_PROCESS, expect='Epoch(train) [1]'),
+    Rule(r'tools/dist_train\.sh configs/mocov2_r50_8xb32-coslr-200e_in1k\.py 8 --amp',
+         options=PRETRAIN, subs=ONE_PROCESS, expect='Epoch(train) [1]'),
     Rule(r'NNODES=2 ', skip='needs a second machine'),
     Rule(r'tools/slurm_train\.sh ', skip='needs a Slurm cluster (srun)'),
-    Rule(r'\.venv/bin/python tools/train\.py configs/mocov1_r50_8xb32\.py', options=PRETRAIN,
-         expect='Epoch(train) [1]'),
+    Rule(r'\.venv/bin/python tools/train\.py configs/mocov1_r50_8xb32-steplr-200e_in1k\.py',
+         options=PRETRAIN, expect='Epoch(train) [1]'),
     Rule(r'\.venv/bin/python tools/dataset_converters/make_imagenet_lists\.py',
          expect='meta/val.txt: 20 images'),
     # MoCo v3
@@ -155,7 +155,8 @@ RULES = [
          subs=[('/path/to/images', 'data/fashion_mnist/train/Bag')],
          expect='AutoImageFolder: UnlabeledImageFolder reading every image'),
     # configs: naming and overriding (the README's override values stay)
-    Rule(r'\.venv/bin/python tools/train\.py configs/mocov2_r50_8xb32\.py --work-dir',
+    Rule(r'\.venv/bin/python tools/train\.py configs/mocov2_r50_8xb32-coslr-200e_in1k\.py '
+         r'--work-dir',
          options=PRETRAIN[:4] + ('train_dataloader.batch_size=8', 'train_cfg.max_epochs=1',
                                  'train_dataloader.num_workers=0'),
          expect='Epoch(train) [1]'),

@@ -14,11 +14,15 @@ script cannot requeue on it. Here:
   them): 128 + the signal number, with one line instead of a traceback.
 """
 import sys
-from typing import Dict, Optional
+from typing import Dict
 
 from torch.distributed.elastic.multiprocessing.api import SignalException
 from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 from torch.distributed.run import main
+
+#: mmmoco.engine.runner.preemption.PREEMPTED_EXIT_CODE, written out: importing mmmoco's runner
+#: package takes seconds (tests/test_tools/test_launch_ranks.py checks that they agree).
+PREEMPTED_EXIT_CODE = 75
 
 
 def shell_status(exitcode: int) -> int:
@@ -33,30 +37,18 @@ def shell_status(exitcode: int) -> int:
     return exitcode if exitcode >= 0 else 128 - exitcode
 
 
-def preempted_status(failures: Dict[int, ProcessFailure]) -> Optional[int]:
-    """mmmoco's preemption exit code if a worker exited with it.
+def workers_status(failures: Dict[int, ProcessFailure]) -> int:
+    """The exit status that says why the workers failed.
 
     Args:
         failures: torchrun's failures by global rank.
 
     Returns:
-        ``PREEMPTED_EXIT_CODE``, or None if no worker was preempted.
+        :data:`PREEMPTED_EXIT_CODE` if a worker exited with it, else the status of the worker
+        that failed first, as a shell reports it.
     """
-    # imported only after a failure: mmmoco's runner package takes seconds to import
-    from mmmoco.engine.runner.preemption import PREEMPTED_EXIT_CODE
-    codes = {failure.exitcode for failure in failures.values()}
-    return PREEMPTED_EXIT_CODE if PREEMPTED_EXIT_CODE in codes else None
-
-
-def first_status(failures: Dict[int, ProcessFailure]) -> int:
-    """The status of the worker that failed first.
-
-    Args:
-        failures: torchrun's failures by global rank.
-
-    Returns:
-        Its exit status as a shell reports it.
-    """
+    if any(failure.exitcode == PREEMPTED_EXIT_CODE for failure in failures.values()):
+        return PREEMPTED_EXIT_CODE
     return shell_status(min(failures.values(), key=lambda failure: failure.timestamp).exitcode)
 
 
@@ -64,12 +56,12 @@ if __name__ == '__main__':
     try:
         main()
     except ChildFailedError as error:
-        status = preempted_status(error.failures)
-        if status is None:
+        status = workers_status(error.failures)
+        if status == PREEMPTED_EXIT_CODE:
+            print(f'{error.name}: preempted, every process saved and exited with code '
+                  f'{status}; continue with --resume', file=sys.stderr)
+        else:
             print(error.format_msg(), file=sys.stderr)
-            sys.exit(first_status(error.failures))
-        print(f'{error.name}: preempted, every process saved and exited with code {status}; '
-              'continue with --resume', file=sys.stderr)
         sys.exit(status)
     except SignalException as error:
         print(f'launcher: {error.sigval.name} received and passed on to the workers, which '

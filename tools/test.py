@@ -10,10 +10,10 @@ import json
 import os
 import os.path as osp
 
-from mmengine.config import Config
-
 from mmmoco.apis import register_all_modules
-from mmmoco.apis.cli import add_cfg_options_argument
+from mmmoco.apis.cli import add_cfg_options_argument, default_work_dir
+from mmmoco.apis.config_aliases import load_config
+from mmmoco.engine.runner.work_dir_lock import WorkDirBusyError
 from mmmoco.registry import RUNNERS
 
 
@@ -66,16 +66,18 @@ def main() -> None:
     if args.out:
         prepare_out(args.out)
     register_all_modules()
-    cfg = Config.fromfile(args.config)
+    cfg = load_config(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
-        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    cfg.work_dir = args.work_dir or cfg.get('work_dir') or default_work_dir(args.config)
     cfg.load_from = args.checkpoint
     cfg.load_from_strict = True
     cfg.setdefault('runner_type', 'MoCoRunner')
-    runner = RUNNERS.build(cfg)
+    try:
+        runner = RUNNERS.build(cfg)
+    except WorkDirBusyError as error:
+        raise SystemExit(f'test.py: {error}') from None
     metrics = runner.test()
     if args.out and runner.rank == 0:
         with open(args.out, 'w', encoding='utf-8') as f:

@@ -6,6 +6,7 @@ import torch.distributed as dist
 from mmengine.config import Config
 
 from mmmoco.apis import register_all_modules
+from mmmoco.apis.config_aliases import load_config
 from mmmoco.apis.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
 from mmmoco.apis.config_checks import ConfigCheckError, check_config
 from mmmoco.engine.runner.work_dir_lock import WorkDirBusyError
@@ -35,7 +36,7 @@ def build_config(args: argparse.Namespace) -> Config:
     Returns:
         The final config.
     """
-    cfg = apply_runner_arguments(Config.fromfile(args.config), args)
+    cfg = apply_runner_arguments(load_config(args.config), args)
     if args.auto_scale_lr:
         cfg.setdefault('auto_scale_lr', dict(base_batch_size=256))
         cfg.auto_scale_lr.enable = True

@@ -13,6 +13,11 @@ from mmmoco.apis.schedule_length import follow_max_epochs
 #: that ``--amp`` picks it whatever the config's default scope.
 AMP_OPTIM_WRAPPER = 'mmmoco.AmpOptimWrapper'
 
+#: The folder of every tool's default work dir, ``<root>/<config name>`` (as OpenMMLab's
+#: train.py and test.py): the config name alone says the run (pretraining, kNN, linear eval,
+#: transfer), so every tool uses the same rule.
+WORK_DIR_ROOT = './work_dirs'
+
 
 class CfgOptionsAction(DictAction):
     """mmengine's ``DictAction`` that reports a ``KEY`` without ``=VALUE`` as a usage error
@@ -47,6 +52,18 @@ def add_cfg_options_argument(parser: argparse.ArgumentParser) -> None:
                         help='override config keys, e.g. train_dataloader.batch_size=64')
 
 
+def default_work_dir(config: str) -> str:
+    """The work dir of a run when neither ``--work-dir`` nor the config's ``work_dir`` says.
+
+    Args:
+        config: The config file given on the command line.
+
+    Returns:
+        ``./work_dirs/<config file name without .py>``.
+    """
+    return osp.join(WORK_DIR_ROOT, osp.splitext(osp.basename(config))[0])
+
+
 def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
     """Add --work-dir, --resume, --amp, --verbose, --cfg-options, --launcher and --local_rank.
 
@@ -54,7 +71,7 @@ def add_runner_arguments(parser: argparse.ArgumentParser) -> None:
         parser: The parser to extend.
     """
     parser.add_argument('--work-dir', help='where logs and checkpoints go '
-                        '(default: work_dirs/[<tool>/]<config name>)')
+                        '(default: work_dirs/<config name>)')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or without a path from the '
                         'checkpoint of the work dir with the highest recorded iteration (a new '
@@ -85,14 +102,13 @@ def parse_runner_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
     return args
 
 
-def apply_runner_arguments(cfg: Config, args: argparse.Namespace,
-                           work_dir_root: str = './work_dirs') -> Config:
+def apply_runner_arguments(cfg: Config, args: argparse.Namespace) -> Config:
     """Apply the options of :func:`add_runner_arguments` to a loaded config.
 
     Args:
         cfg: The config loaded from ``args.config``.
-        args: The parsed command line.
-        work_dir_root: Folder of the default work dir ``<root>/<config name>``.
+        args: The parsed command line; without ``--work-dir`` or a ``work_dir`` in the
+            config, the work dir is :func:`default_work_dir`.
 
     Returns:
         The same config, updated.
@@ -105,7 +121,7 @@ def apply_runner_arguments(cfg: Config, args: argparse.Namespace,
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join(work_dir_root, osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir = default_work_dir(args.config)
     if args.verbose:
         cfg[VERBOSE_KEY] = True
     if args.amp:

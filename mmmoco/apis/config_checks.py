@@ -43,17 +43,19 @@ from mmmoco.engine.runner.safe_types import (UnsafeTypeError, refuse_plain_check
                                              refuse_plain_train_loop)
 from mmmoco.models.algorithms.base_momentum import BaseMomentumModel
 from mmmoco.registry import MODELS
+from .config_aliases import RENAMED_KEY
 
 
 #: Top-level keys read by mmengine's Runner (besides its ``__init__`` arguments), by mmengine's
 #: Config, and by mmmoco's runner and tools (``knn``: tools/benchmarks/knn_eval.py;
 #: ``load_from_strict``, ``overwrite_checkpoints``, ``verbose_console``,
-#: ``resume_allow_config_changes``: :class:`mmmoco.engine.runner.MoCoRunner`).
+#: ``resume_allow_config_changes``: :class:`mmmoco.engine.runner.MoCoRunner`; ``renamed_to``:
+#: the marker of an old config name, :mod:`mmmoco.apis.config_aliases`).
 RUNNER_EXTRA_KEYS = frozenset({
     'runner_type', 'custom_imports', 'model_wrapper_cfg', 'find_unused_parameters',
     'sync_bn', 'compile', 'activation_checkpointing', 'efficient_conv_bn_eval', 'knn',
     'load_from_strict', 'overwrite_checkpoints', 'verbose_console',
-    'resume_allow_config_changes',
+    'resume_allow_config_changes', RENAMED_KEY,
 })
 
 #: Helper variables that OpenMMLab configs conventionally define at the top level and use to

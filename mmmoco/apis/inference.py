@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from mmmoco.evaluation.features import extract_features
 from mmmoco.evaluation.frozen_backbone import build_frozen_backbone
 from mmmoco.utils.checks import check_positive_int
+from .config_aliases import load_config
 from .image_inputs import ImageInputs, Images
 from .preprocessing import Preprocessing, eval_pipeline
 from .setup_env import register_all_modules
@@ -37,7 +38,7 @@ def list_models(pattern: str = '*') -> List[str]:
 
     Returns:
         Sorted names: config paths relative to the configs folder without ``.py``, e.g.
-        ``'mocov2_r50_8xb32'`` or ``'benchmarks/knn/resnet50_knn_imagenet'``.
+        ``'mocov2_r50_8xb32-coslr-200e_in1k'`` or ``'benchmarks/knn/resnet50_knn_imagenet'``.
     """
     return [name for name in list_configs(pattern) if name.rpartition('/')[0] in MODEL_FOLDERS]
 
@@ -62,7 +63,7 @@ def load_model_config(config_or_name: Union[str, Config]) -> Config:
         return config_or_name
     if not isinstance(config_or_name, str):
         raise TypeError(f'expected a config path or name, got {type(config_or_name).__name__}')
-    return Config.fromfile(resolve_config(config_or_name))
+    return load_config(resolve_config(config_or_name))
 
 
 def get_model(config_or_name: Union[str, Config], checkpoint: Optional[str] = None,

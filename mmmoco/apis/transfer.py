@@ -20,7 +20,6 @@ runner: the entry point of ``tools/benchmarks/downstream_train.sh``.
 """
 import argparse
 import importlib
-import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
@@ -40,7 +39,7 @@ from mmmoco.utils.distributed import bare_model
 #: The wrapper script, for messages.
 WRAPPER = 'tools/benchmarks/downstream_train.sh'
 
-#: Each supported default scope -> the folder of its benchmark configs and default work dirs.
+#: Each supported default scope -> the folder of its benchmark configs (configs/benchmarks/).
 CODEBASES = {'mmdet': 'mmdetection', 'mmseg': 'mmsegmentation'}
 
 
@@ -66,8 +65,8 @@ def build_config(args: argparse.Namespace) -> Config:
         args: Parsed command line (see :func:`parse_args`).
 
     Returns:
-        The final config; its work dir defaults to ``work_dirs/mmdetection/<config name>``
-        (mmdet) or ``work_dirs/mmsegmentation/<config name>`` (mmseg).
+        The final config; its work dir defaults to ``work_dirs/<config name>``, as for every
+        tool (:func:`~mmmoco.apis.cli.default_work_dir`).
 
     Raises:
         SystemExit: If the config's ``default_scope`` is neither ``'mmdet'`` nor ``'mmseg'``.
@@ -77,8 +76,7 @@ def build_config(args: argparse.Namespace) -> Config:
     if scope not in CODEBASES:
         raise SystemExit(f'{args.config} has default_scope={scope!r}, but {WRAPPER} runs '
                          "mmdet and mmseg configs (default_scope='mmdet' or 'mmseg')")
-    cfg = apply_runner_arguments(cfg, args,
-                                 work_dir_root=osp.join('./work_dirs', CODEBASES[scope]))
+    cfg = apply_runner_arguments(cfg, args)
     for name in drop_persistent_workers(cfg):
         print_log(f'{name}.num_workers=0: {name}.persistent_workers set to False (PyTorch '
                   'refuses persistent workers without workers)', logger='current')

@@ -20,27 +20,41 @@ from runs import (command_env, run_command, tiny_options, uninterrupted_ddp_run,
 from tiny_run import assert_same_state, model_state, tiny_images  # noqa: F401
 
 SRUN = """#!/usr/bin/env bash
-# stand-in for Slurm's srun on one node: records its arguments, starts --ntasks tasks
+# stand-in for Slurm's srun on one node: records its arguments, starts --ntasks tasks, returns
+# the highest exit status (128 + N for a task killed by signal N); kills the tasks still
+# running at once when one exits non-zero (--kill-on-bad-exit=1), or --wait seconds after the
+# first one ended
 echo "srun $*" >> "$SLURM_STANDIN_LOG"
-ntasks=1
+ntasks=1 kill_on_bad_exit=0 wait_s=0
 while [ $# -gt 0 ]; do
   case $1 in
     --ntasks=*) ntasks=${1#--ntasks=}; shift ;;
+    --kill-on-bad-exit=*) kill_on_bad_exit=${1#--kill-on-bad-exit=}; shift ;;
+    --wait=*) wait_s=${1#--wait=}; shift ;;
     -p) shift 2 ;;
     -*) shift ;;
     *) break ;;
   esac
 done
-pids=()
+declare -A running
 for ((i = 0; i < ntasks; i++)); do
   SLURM_PROCID=$i SLURM_LOCALID=$i SLURM_NTASKS=$ntasks SLURM_NNODES=1 \\
     SLURM_NODELIST=standin-node "$@" &
-  pids+=($!)
+  running[$!]=1
 done
-status=0
-for pid in "${pids[@]}"; do
-  wait "$pid" || { code=$?; [ "$code" -gt "$status" ] && status=$code; }
+status=0 killer=
+while [ ${#running[@]} -gt 0 ]; do
+  if wait -n -p ended "${!running[@]}"; then code=0; else code=$?; fi
+  unset "running[$ended]"
+  [ "$code" -gt "$status" ] && status=$code
+  [ ${#running[@]} -eq 0 ] && break
+  if [ "$code" -ne 0 ] && [ "$kill_on_bad_exit" = 1 ]; then kill -9 "${!running[@]}"; fi
+  if [ "$wait_s" -gt 0 ] && [ -z "$killer" ]; then
+    (sleep "$wait_s"; kill -9 "${!running[@]}") >/dev/null 2>&1 &
+    killer=$!
+  fi
 done
+[ -n "$killer" ] && kill "$killer" 2>/dev/null
 exit "$status"
 """
 

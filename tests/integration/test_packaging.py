@@ -155,8 +155,8 @@ def test_wheel_ships_configs_tools_and_the_command(built):
         commands = wheel.read(entry_points).decode()
     shipped = {name[len('mmmoco/.mim/'):] for name in names if name.startswith('mmmoco/.mim/')}
     for folder in ('configs', 'tools'):
-        on_disk = {osp.relpath(path, ROOT) for path in glob.glob(
-            osp.join(ROOT, folder, '**', '*.*'), recursive=True)
+        on_disk = {osp.relpath(path, built['source']) for path in glob.glob(
+            osp.join(built['source'], folder, '**', '*.*'), recursive=True)
             if path.endswith(('.py', '.sh')) and '__pycache__' not in path}
         assert on_disk and on_disk <= shipped, sorted(on_disk - shipped)[:5]
     assert not [name for name in names if '__pycache__' in name or name.endswith('.pyc')]

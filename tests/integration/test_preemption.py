@@ -8,7 +8,8 @@ at iteration 4 (or, forwarded by torchrun, 4 or 5).
 
 Before the fix: SIGTERM ended tools/train.py at once with 143 (no checkpoint, nothing in the
 log); SIGTERM to one rank of tools/dist_train.sh made torchrun stop the other (nothing saved);
-SIGUSR1 to torchrun killed it and left its workers training without it.
+SIGUSR1 to torchrun killed it and left its workers training without it; a temporary file of
+a killed save was never removed (tests/test_utils/test_stale_temporaries.py).
 """
 import glob
 import os.path as osp
@@ -83,13 +84,14 @@ def test_signal_to_one_rank_saves_on_every_rank(tiny_images, tmp_path_factory, t
 
 
 def test_signal_to_the_launcher_reaches_every_rank(tiny_images, tmp_path):
-    """SIGTERM to torchrun: it passes the signal on, the ranks save and stop, torchrun waits
-    for them and exits 143 (128 + SIGTERM)."""
+    """SIGUSR1 (what slurm_train.sh asks for before the time limit) to torchrun: it passes the
+    signal on, the ranks save and stop, torchrun waits for them and exits 138 (128 + SIGUSR1).
+    """
     config = write_config(str(tmp_path), 'signalled.py',
-                          _signal_hook(signal='SIGTERM', rank=0, target='launcher'))
+                          _signal_hook(signal='SIGUSR1', rank=0, target='launcher'))
     work_dir = str(tmp_path / 'work')
-    out = dist_train(config, tiny_images, work_dir, expect=128 + 15)
-    assert 'launcher: SIGTERM received and passed on to the workers' in out
+    out = dist_train(config, tiny_images, work_dir, expect=128 + 10)
+    assert 'launcher: SIGUSR1 received and passed on to the workers' in out
     checkpoint = _saved(work_dir)
     assert model_state(checkpoint)  # complete and readable
     assert not osp.exists(osp.join(work_dir, 'iter_9.pth'))

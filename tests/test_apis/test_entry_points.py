@@ -84,7 +84,7 @@ def test_unknown_config_stops_with_one_line():
         entry_points.main(['train', 'mocov2_r50_8xb3'])
     assert stopped.value.code.startswith("mmmoco train: 'mocov2_r50_8xb3' is neither a config "
                                          'file nor the name of a shipped config (closest: '
-                                         'mocov2_r50_8xb32')
+                                         'mocov2_r50_8xb32-coslr-200e_in1k')
 
 
 def test_unknown_command_is_a_usage_error(capsys):

@@ -63,7 +63,8 @@ def sample_paths(sample_imagenet: str) -> list:
 
 def test_list_models_names_recipes_and_knn_configs():
     names = list_models()
-    assert 'mocov2_r50_8xb32' in names and 'benchmarks/knn/resnet50_knn_imagenet' in names
+    assert 'mocov2_r50_8xb32-coslr-200e_in1k' in names
+    assert 'benchmarks/knn/resnet50_knn_imagenet' in names
     assert 'mocov2_r18w16-small_1xb128-coslr-80e_own-images' in names
     assert not any(name.startswith('_base_') or name.endswith('.py') for name in names)
     assert list_models('*fashionmnist_knn-monitor') == [
@@ -82,19 +83,20 @@ def test_configs_inside_the_package_are_found_first(tmp_path, monkeypatch):
     assert list_models() == ['benchmarks/knn/only_here']
     assert load_model_config('benchmarks/knn/only_here').model.backbone.depth == 50
     monkeypatch.setattr(model_zoo, 'CONFIG_ROOTS', (str(tmp_path / 'absent'), repo))
-    assert 'mocov2_r50_8xb32' in list_models()
+    assert 'mocov2_r50_8xb32-coslr-200e_in1k' in list_models()
     monkeypatch.setattr(model_zoo, 'CONFIG_ROOTS', (str(tmp_path / 'absent'), ))
     with pytest.raises(FileNotFoundError, match='absent'):
         list_models()
 
 
 def test_unknown_name_suggests_the_closest():
-    with pytest.raises(FileNotFoundError, match='mocov2_r50_8xb23.* mocov2_r50_8xb32'):
-        get_model('mocov2_r50_8xb23')
+    with pytest.raises(FileNotFoundError,
+                       match='mocov2_r50_8xb23-coslr.* mocov2_r50_8xb32-coslr-200e_in1k'):
+        get_model('mocov2_r50_8xb23-coslr-200e_in1k')
 
 
 @pytest.mark.parametrize('name, pipeline', [
-    ('mocov2_r50_8xb32', [('Resize', 256), ('CenterCrop', 224)]),
+    ('mocov2_r50_8xb32-coslr-200e_in1k', [('Resize', 256), ('CenterCrop', 224)]),
     ('mocov3_vit-s16_16xb256-amp-coslr-300e_in1k', [('Resize', 256), ('CenterCrop', 224)]),
     ('mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist', [('Resize', 32), ('CenterCrop', 28)]),
     # multi-crop: the global 28 px views, not the 14 px ones
@@ -111,7 +113,7 @@ def test_test_time_pipeline_of_recipes_and_evaluation_configs(name, pipeline):
 
 
 def test_derived_imagenet_protocol_is_the_knn_benchmarks():
-    derived, _ = eval_pipeline(load_model_config('mocov2_r50_8xb32'))
+    derived, _ = eval_pipeline(load_model_config('mocov2_r50_8xb32-coslr-200e_in1k'))
     assert derived == [dict(t) for t in Config.fromfile(KNN_IMAGENET).test_pipeline]
 
 

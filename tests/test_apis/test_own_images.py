@@ -28,7 +28,8 @@ def test_recipe_needs_no_labels():
     cfg = Config.fromfile(RECIPE)
     assert cfg.train_dataloader.dataset.type == 'AutoImageFolder'
     assert [hook.type for hook in cfg.custom_hooks] == ['RankMeHook']
-    for name in ('mocov2_r50_8xb32.py', 'mocov3_vit-s16_16xb256-amp-coslr-300e_in1k.py',
+    for name in ('mocov2_r50_8xb32-coslr-200e_in1k.py',
+                 'mocov3_vit-s16_16xb256-amp-coslr-300e_in1k.py',
                  'mocov2_r18w16-small_2xb64-amp-coslr-150e_fashionmnist.py'):
         dataset = Config.fromfile(osp.join(ROOT, 'configs', name)).train_dataloader.dataset
         assert dataset.type == 'AutoImageFolder', name

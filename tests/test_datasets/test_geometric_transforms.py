@@ -43,7 +43,8 @@ def test_full_scale_square_crop_equals_pils_resize(interpolation):
 def test_crops_of_real_photos_equal_torchvisions_pil_resized_crop(sample_imagenet,
                                                                   interpolation):
     """The crop is resized from a view of the read-only decoded image (as MultiView shares it)
-    to torchvision's PIL result up to rounding: at most 2 grey levels, in under 1% of pixels."""
+    to torchvision's PIL result up to rounding: PIL and torch round their fixed-point sums
+    differently, by one grey level in a few % of the values (2% at 224 px)."""
     import torchvision.transforms.functional as TF
     mode = TF.InterpolationMode(interpolation)
     crop = RandomResizedCrop(112, scale=(0.2, 1.0), interpolation=interpolation)
@@ -60,7 +61,7 @@ def test_crops_of_real_photos_equal_torchvisions_pil_resized_crop(sample_imagene
                                               [112, 112], mode))
         differences.append(np.abs(out.astype(int) - expected).ravel())
     differences = np.concatenate(differences)
-    assert differences.max() <= 2 and (differences > 0).mean() < 0.01
+    assert differences.max() <= 1 and (differences > 0).mean() < 0.05
 
 
 def test_shrinking_anti_aliases_a_checkerboard():

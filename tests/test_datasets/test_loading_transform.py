@@ -145,3 +145,14 @@ def test_direct_rgb_decoding_equals_the_channel_swap(monkeypatch, sample_imagene
         np.testing.assert_array_equal(LoadImageFromFile()(dict(img_path=path))['img'], img)
         np.testing.assert_array_equal(LoadImageFromFile(to_rgb=False)(dict(img_path=path))['img'],
                                       img[..., ::-1])
+
+
+def test_an_image_over_the_limit_is_skipped_as_unreadable(tmp_path, warnings_logged):
+    from mmmoco.datasets import UnlabeledImageFolder
+    Image.fromarray(_rgb_image()).save(tmp_path / 'a_small.png')
+    _png_bomb(tmp_path / 'b_bomb.png', side=2000)
+    dataset = UnlabeledImageFolder(data_root=str(tmp_path), skip_unreadable=True,
+                                   pipeline=[dict(type='LoadImageFromFile', max_pixels=10**6)])
+    assert dataset[1]['img_path'].endswith('a_small.png')  # the bomb replaced, not decoded
+    assert any('b_bomb.png' in message and 'more than the limit' in message
+               for message in warnings_logged)

@@ -7,7 +7,11 @@ last line names the work dir, the last checkpoint and the log file.
 """
 import argparse
 import io
+import json
+import os
 import os.path as osp
+import subprocess
+import sys
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from typing import List, Tuple
@@ -16,8 +20,10 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from conftest import ROOT
 from mmmoco.apis.cli import add_runner_arguments, apply_runner_arguments
 from mmmoco.engine.optimizers import AmpOptimWrapper
+from mmmoco.registry import MODELS
 from tiny_run import RECIPE, build_runner, log_text, tiny_config, tiny_images  # noqa: F401
 
 #: How mmengine starts its environment dump, config dump and hook table.
@@ -56,6 +62,7 @@ def test_console_has_no_dumps_and_no_warnings(quiet_run):
     assert 'Epoch(train) [1][5/5]' in console
     for dump in DUMPS:
         assert dump not in console
+    assert 'Distributed training is not used' not in console  # mmengine's note on SyncBN
     assert 'WARNING' not in console, console
     assert shown == []
 
@@ -106,3 +113,26 @@ def test_verbose_option_sets_the_config_key():
 def test_amp_wrapper_says_what_it_turned_on(kwargs, summary):
     optimizer = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)
     assert AmpOptimWrapper(optimizer=optimizer, **kwargs).precision_summary() == summary
+
+
+def test_test_tool_ends_with_where_its_metrics_are(tiny_images, tmp_path):  # noqa: F811
+    """tools/test.py --out used to end silently."""
+    config = osp.join(ROOT, 'configs', 'benchmarks', 'linear_eval',
+                      'resnet18w16-small_linear-1xb256-coslr-10e_fashionmnist.py')
+    cfg = Config.fromfile(config)
+    cfg.model.num_classes = 20
+    checkpoint = str(tmp_path / 'classifier.pth')
+    torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict()), checkpoint)
+    work_dir, metrics = str(tmp_path / 'work'), str(tmp_path / 'metrics.json')
+    result = subprocess.run(
+        [sys.executable, 'tools/test.py', config, checkpoint, '--work-dir', work_dir,
+         '--out', metrics, '--cfg-options', 'model.num_classes=20',
+         f'test_dataloader.dataset.data_root={tiny_images}', 'test_dataloader.dataset.ann_file=',
+         'test_dataloader.dataset.data_prefix=train', 'test_dataloader.num_workers=0',
+         'test_dataloader.batch_size=10'],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1'),
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    last = result.stdout.strip().splitlines()[-1]
+    assert f' - INFO - test done: work dir {work_dir}, metrics {metrics}, log {work_dir}' in last
+    assert 'accuracy/top1' in json.loads(open(metrics).read())

@@ -67,6 +67,27 @@ def test_lock_of_another_host_is_refused_with_how_to_remove_it(tmp_path):
     assert json.loads(path.read_text())['host'] == 'node-17'
 
 
+def test_requeued_slurm_job_takes_over_its_earlier_run_lock(tmp_path, monkeypatch,
+                                                            warnings_logged):
+    """A Slurm job requeued onto another node after its first run was killed: the lock names
+    the old node and the same job id with restart count 0; restart 1 takes it over. Another
+    job, or the same incarnation, is refused."""
+    path = tmp_path / LOCK_NAME
+    monkeypatch.setenv('SLURM_JOB_ID', '4242')
+    monkeypatch.setenv('SLURM_RESTART_COUNT', '1')
+    for slurm in (['4243', '0'], ['4242', '1']):
+        path.write_text(json.dumps(dict(pid=1, host='node-3', slurm=slurm)))
+        with pytest.raises(WorkDirBusyError, match='on host node-3'):
+            WorkDirLock(str(tmp_path)).acquire()
+    path.write_text(json.dumps(dict(pid=1, host='node-3', slurm=['4242', '0'])))
+    lock = WorkDirLock(str(tmp_path))
+    lock.acquire()
+    assert json.loads(path.read_text())['slurm'] == ['4242', '1']
+    assert any('an earlier run of this Slurm job (4242, restart 0; this is restart 1)' in m
+               for m in warnings_logged)
+    lock.release()
+
+
 def test_release_leaves_a_lock_taken_over_since(tmp_path):
     first = WorkDirLock(str(tmp_path))
     first.acquire()

@@ -221,7 +221,7 @@ def test_resume_from_the_state_dict_continues_the_draws_exactly():
 
 
 @pytest.mark.parametrize('name', ['mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist',
-                                  'mocov2_r50_8xb32'])
+                                  'mocov2_r50_8xb32-coslr-200e_in1k'])
 def test_batchaug_configs_move_the_base_recipes_photometric_steps(name):
     from mmengine.config import Config
 

@@ -66,9 +66,8 @@ def test_loss_step_matches_manual_computation_and_enqueues_keys():
 
 
 def test_shuffle_bn_keys_take_statistics_from_their_shuffled_sub_batch():
-    """With 2 split-BN sub-batches of 4 (sample n in sub-batch n % 2), a key's BN statistics
-    come from the 4 samples it is shuffled with, not from the 4 samples of its own (query)
-    sub-batch."""
+    """With 2 split-BN sub-batches of 4 (samples 0-3 and 4-7), a key's BN statistics come from
+    the 4 samples it is shuffled with, not from the 4 samples of its own (query) sub-batch."""
     torch.manual_seed(0)
     model = _moco(single_device_bn_splits=2)
     model.train()
@@ -77,8 +76,9 @@ def test_shuffle_bn_keys_take_statistics_from_their_shuffled_sub_batch():
     torch.manual_seed(seed)
     perm = torch.randperm(8)  # the permutation shuffle_batch draws after the same seed
     position = int((perm == 0).nonzero())
-    key_group = set(perm[position % 2::2].tolist())
-    outside = sorted({2, 4, 6} - key_group)  # in sample 0's query sub-batch, not its key's
+    start = position // 4 * 4  # the contiguous sub-batch that sample 0's key lands in
+    key_group = set(perm[start:start + 4].tolist())
+    outside = sorted({1, 2, 3} - key_group)  # in sample 0's query sub-batch, not its key's
     inside = sorted(key_group - {0})
     assert outside and inside
 

@@ -231,6 +231,12 @@ def test_split_bn_keeps_channels_last_without_changing_values(dtype):
     assert torch.allclose(x_last.grad.float(), x_nchw.grad.float(), atol=tolerance)
 
 
+def test_split_bn_refuses_sub_batches_of_one_value_per_channel():
+    with pytest.raises(ValueError, match='num_splits 4'):
+        SplitBatchNorm2d(2, num_splits=4)(torch.randn(4, 2, 1, 1))
+    assert SplitBatchNorm2d(2, num_splits=4)(torch.randn(8, 2, 1, 1)).shape == (8, 2, 1, 1)
+
+
 @pytest.mark.parametrize('momentum, splits', [(0.1, 4), (1.0, 3), (0.0, 2), (0.9, 8)])
 def test_sequential_momenta_give_one_update_with_the_mean(momentum, splits):
     running = torch.tensor(5.0, dtype=torch.float64)

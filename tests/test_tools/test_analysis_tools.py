@@ -201,6 +201,7 @@ def test_extract_features_end_to_end(fashion_mnist_slice, tmp_path):
         assert labels.dtype == np.int64
         assert np.array_equal(labels, meta_labels(fashion_mnist_slice, split))
         assert f'{split}: features ({count}, 128)' in result.stdout
+    assert result.stdout.strip().splitlines()[-1] == f'extract_features done: results in {out_dir}'
 
 
 

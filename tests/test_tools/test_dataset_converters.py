@@ -17,7 +17,7 @@ import make_imagenet_lists  # noqa: E402
 import make_semi_supervised_subsets as subsets_tool  # noqa: E402
 
 CONFIGS = {
-    'pretraining': ('mocov2_r50_8xb32.py', 'train_dataloader'),
+    'pretraining': ('mocov2_r50_8xb32-coslr-200e_in1k.py', 'train_dataloader'),
     'linear evaluation': ('benchmarks/linear_eval/resnet50_linear-8xb32-steplr-100e_imagenet.py',
                           'train_dataloader'),
     'kNN': ('benchmarks/knn/resnet50_knn_imagenet.py', 'train_dataloader'),

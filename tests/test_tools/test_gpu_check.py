@@ -1,6 +1,7 @@
 """tools/perf/gpu_check.py: no measurement without CUDA, the table and JSON, the time budget,
 and every measurement once on the CPU at tiny sizes (--smoke; the real sizes need a GPU)."""
 import json
+import os
 import os.path as osp
 import sys
 
@@ -10,7 +11,6 @@ import torch
 from conftest import ROOT
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'perf'))
-import benchmark_step  # noqa: E402
 import gpu_check  # noqa: E402
 
 FAKE_STEP = dict(batch_size=64, variants=dict(
@@ -57,34 +57,37 @@ def test_step_rows_table_and_json_from_a_fake_measurement(tmp_path):
     assert set(written['machine']) >= {'torch', 'cuda', 'cpus', 'gpus'}
 
 
-def test_the_budget_skips_measurements_and_the_floor_hook_is_restored(sample_imagenet,
-                                                                      tmp_path, capsys):
+def test_the_budget_skips_measurements(sample_imagenet, tmp_path, capsys):
     out = tmp_path / 'gpu_check.json'
     assert gpu_check.main(['--smoke', '--budget-s', '0', '--images', sample_imagenet,
                            '--out', str(out)]) == 0
     rows = _rows(out)['rows']
     assert rows and all(row['skipped'] == 'over --budget-s 0' for row in rows)
     assert '(skipped: over --budget-s 0)' in capsys.readouterr().out
-    build_floor = benchmark_step._floor
+
+
+def test_rank_environment_is_restored(monkeypatch):
+    monkeypatch.setenv('RANK', '5')
+    monkeypatch.delenv('WORLD_SIZE', raising=False)
     with pytest.raises(RuntimeError):
-        with gpu_check.hook_after_floor(lambda framework, floor: None):
-            assert benchmark_step._floor is not build_floor
+        with gpu_check.rank_environment(1, 2):
+            assert (os.environ['RANK'], os.environ['WORLD_SIZE']) == ('1', '2')
             raise RuntimeError
-    assert benchmark_step._floor is build_floor
+    assert os.environ['RANK'] == '5' and 'WORLD_SIZE' not in os.environ
 
 
 def test_smoke_runs_every_measurement_once_on_the_cpu(sample_imagenet, tmp_path, capsys,
                                                       monkeypatch):
     """The steps against their floors (a ResNet-18 and a 2-block ViT), the loader with the
-    batched augmentation, the augmentation alone, and the DDP path as a one-process gloo
-    group (its wrappers really wrap: MMDistributedDataParallel and torch's DDP)."""
-    wrapped, wrap = [], gpu_check.wrap_for_ddp
+    batched augmentation, the augmentation alone, and the DDP path as one-process gloo groups
+    (one per step, through benchmark_step's --launcher pytorch, and one for the loaders)."""
+    groups, init = [], torch.distributed.init_process_group
 
-    def spy(framework, floor):
-        wrap(framework, floor)
-        wrapped.append((type(framework.model).__name__, type(floor.query).__name__,
-                        framework.runner.model is framework.model))
-    monkeypatch.setattr(gpu_check, 'wrap_for_ddp', spy)
+    def spy(backend, *args, **kwargs):
+        groups.append((backend, os.environ['WORLD_SIZE'], os.environ['MASTER_PORT']))
+        return init(backend, *args, **kwargs)
+    monkeypatch.setattr(torch.distributed, 'init_process_group', spy)
+    rank_before = os.environ.get('RANK')
     out = tmp_path / 'gpu_check.json'
     assert gpu_check.main(['--smoke', '--images', sample_imagenet, '--out', str(out)]) == 0
     rows = _rows(out)['rows']
@@ -99,6 +102,7 @@ def test_smoke_runs_every_measurement_once_on_the_cpu(sample_imagenet, tmp_path,
         assert row['floor images/s'] > 0 and row['ratio to floor'] > 0
         assert row['peak MiB'] is None  # no CUDA peak on the CPU
     assert 'not a measurement' in capsys.readouterr().out
-    assert wrapped == [('MMDistributedDataParallel', 'DistributedDataParallel', True)] * 2
-    assert benchmark_step._floor.__name__ == '_floor'
+    assert [group[:2] for group in groups] == [('gloo', '1')] * 3
+    assert len({group[2] for group in groups}) == 3  # a port per group
+    assert not torch.distributed.is_initialized() and os.environ.get('RANK') == rank_before
 

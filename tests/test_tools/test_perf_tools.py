@@ -47,7 +47,8 @@ def test_benchmark_step_times_framework_against_floor(capsys):
                                        'framework, single_device_bn_splits=1'}
     assert result['variants']['floor']['ratio'] == 1.0
     assert all(v['median_ms'] > 0 and v['round_ratio'] > 0 for v in result['variants'].values())
-    assert abs(result['queue_mib'] - 64 * 128 * 4 / 2**20) < 1e-4  # keys (+ the pointer)
+    # keys and the second buffer of the double-buffered queue (+ the pointer)
+    assert abs(result['queue_mib'] - 2 * 64 * 128 * 4 / 2**20) < 1e-4
     assert result['peak_rss_mib'] > 0
     # the table form prints the same variants with their ratios
     benchmark_step.main([DEMO_CONFIG, *TINY_STEP[:-1], '--no-single-split'])
@@ -90,6 +91,52 @@ def test_benchmark_step_sweep_points_and_bad_input():
         benchmark_step.set_queue_len(cfg.model, 8)
 
 
+MULTI_CROP_CONFIG = osp.join(
+    ROOT, 'configs', 'mocov2_r18w16-small_2xb64-amp-sym-mc-coslr-70e_fashionmnist.py')
+MOCOV3_CONFIG = osp.join(ROOT, 'configs', 'mocov3_r18w16-small_1xb128-coslr-40e_fashionmnist.py')
+
+
+def test_benchmark_step_times_the_multi_crop_recipe_in_its_precision(capsys):
+    """All four views of the multi-crop recipe, its AmpOptimWrapper's bf16 for the floor too,
+    a variant with its batched augmentation; --clock cpu."""
+    benchmark_step.main([MULTI_CROP_CONFIG, '--batch-size', '8', '--queue-len', '64',
+                         *TINY_STEP[4:], '--clock', 'cpu'])
+    result = _last_json(capsys)
+    assert result['view_sizes'] == [28, 28, 14, 14] and result['world_size'] == 1
+    assert set(result['variants']) == {'floor', 'framework',
+                                       'framework, single_device_bn_splits=1',
+                                       'framework + batched augmentation'}
+    cfg = benchmark_step.load_config(benchmark_step.parse_args([MULTI_CROP_CONFIG]))
+    assert benchmark_step.config_amp(cfg)
+    assert benchmark_step.view_sizes(cfg, input_size=16) == [16] * 4
+    with pytest.raises(SystemExit):
+        benchmark_step.parse_args([DEMO_CONFIG, '--mode', 'loader', '--clock', 'cpu'])
+
+
+def test_benchmark_step_framework_moves_the_key_encoder_and_floor_matches_mocov3():
+    """The framework step includes the EMA of default_hooks.momentum; MoCo v3's floor has the
+    predictor, both views through both encoders and the config's optimizer."""
+    import torch
+    benchmark_step.register_all_modules()
+    benchmark_step.init_default_scope('mmmoco')
+    args = benchmark_step.parse_args([DEMO_CONFIG, *TINY_STEP[:4], '--queue-len', '64'])
+    cfg = benchmark_step.load_config(args)
+    step = benchmark_step.FrameworkStep(cfg, torch.device('cpu'), amp=False)
+    key_weight = step.model.momentum_backbone.conv1.weight.clone()
+    step(dict(inputs=benchmark_step.uint8_views(8, [16, 16], 0), data_samples=None))
+    assert not torch.equal(step.model.momentum_backbone.conv1.weight, key_weight)
+    cfg = benchmark_step.load_config(benchmark_step.parse_args([MOCOV3_CONFIG, *TINY_STEP[:4]]))
+    framework = benchmark_step.FrameworkStep(cfg, torch.device('cpu'), amp=False)
+    floor = benchmark_step.FloorStep(cfg, torch.device('cpu'), amp=False)
+    floor.copy_weights(framework.model)
+    assert floor.symmetric and len(floor.query) == 3 and len(floor.key) == 2
+    assert type(floor.optimizer) is type(framework.optim_wrapper.optimizer)
+    assert all(torch.equal(a, b) for a, b in zip(floor.query[2].parameters(),
+                                                  framework.model.predictor.parameters()))
+    floor(dict(inputs=framework.model.data_preprocessor(
+        dict(inputs=benchmark_step.uint8_views(8, [16, 16], 0)))['inputs']))
+
+
 @pytest.mark.parametrize('config', [DEMO_CONFIG, BATCHAUG_CONFIG])
 def test_benchmark_pipeline_compares_with_torchvision(config, sample_imagenet, capsys):
     steps = benchmark_pipeline.recipe(benchmark_pipeline.Config.fromfile(config))
@@ -102,7 +149,8 @@ def test_benchmark_pipeline_compares_with_torchvision(config, sample_imagenet, c
     rows = {line.split('|')[1].strip(): line for line in table.splitlines()
             if line.startswith('| ') and not line.startswith('| pipeline')}
     batched = config == BATCHAUG_CONFIG
-    assert set(rows) == ({'ours', 'pil', 'v2', 'decode only'}
+    assert set(rows) == ({'ours', 'pil', 'v2', 'decode only', 'decode only, PIL',
+                          'decode only, torchvision'}
                          | ({'ours, loader only'} if batched else set()))
     assert all(float(line.split('|')[2]) > 0 for line in rows.values())
     assert '20 images' in out and 'cpu time' in out

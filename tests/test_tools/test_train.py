@@ -15,7 +15,7 @@ from conftest import ROOT, fashion_mnist_slice
 from tiny_run import log_text
 from mmmoco.utils import load_checkpoint_file
 
-CONFIG = osp.join(ROOT, 'configs', 'mocov2_r50_8xb32.py')
+CONFIG = osp.join(ROOT, 'configs', 'mocov2_r50_8xb32-coslr-200e_in1k.py')
 
 
 def tiny_options(data_root: str, batch_size: int = 4, epochs: int = 2, queue_len: int = 16):

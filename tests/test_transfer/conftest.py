@@ -32,7 +32,8 @@ def moco_pretraining(sample_imagenet, tmp_path_factory) -> str:
         The training checkpoint (``epoch_1.pth``).
     """
     work_dir = str(tmp_path_factory.mktemp('pretrain'))
-    cmd = [sys.executable, 'tools/train.py', osp.join('configs', 'mocov2_r50_8xb32.py'),
+    cmd = [sys.executable, 'tools/train.py',
+           osp.join('configs', 'mocov2_r50_8xb32-coslr-200e_in1k.py'),
            '--work-dir', work_dir, '--cfg-options',
            f'train_dataloader.dataset.data_root={sample_imagenet}',
            'train_dataloader.batch_size=4', 'train_dataloader.num_workers=0',

@@ -182,13 +182,13 @@ def test_wrapper_takes_the_codebase_from_the_config():
                                   verbose=False, resume=None, launcher='none')
 
     assert build_config(args(VOC)).work_dir == \
-        './work_dirs/mmdetection/faster-rcnn_r50-c4_8xb2-24k_voc0712'
+        './work_dirs/faster-rcnn_r50-c4_8xb2-24k_voc0712'
     segmentation = osp.join(SEGMENTATION, 'voc12aug', 'fcn_r50-d8_4xb4-20k_voc12aug-512x512.py')
     assert build_config(args(segmentation)).work_dir == \
-        './work_dirs/mmsegmentation/fcn_r50-d8_4xb4-20k_voc12aug-512x512'
+        './work_dirs/fcn_r50-d8_4xb4-20k_voc12aug-512x512'
     with pytest.raises(SystemExit, match="has default_scope='mmmoco', but "
                        'tools/benchmarks/downstream_train.sh runs mmdet and mmseg configs'):
-        build_config(args(osp.join(ROOT, 'configs', 'mocov2_r50_8xb32.py')))
+        build_config(args(osp.join(ROOT, 'configs', 'mocov2_r50_8xb32-coslr-200e_in1k.py')))
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=lambda path: osp.relpath(path, ROOT))

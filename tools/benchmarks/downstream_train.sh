@@ -9,7 +9,7 @@
 # if the file lacks any weight of the modules it initialises. GPUS=1 runs one process; more run
 # under torchrun, one process per GPU (gloo on CPU-only machines: GPUS is then the number of
 # processes). Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT as for tools/dist_train.sh.
-# Work dir default: work_dirs/mmdetection/<config name> or work_dirs/mmsegmentation/<config name>.
+# Work dir default (as for every tool): work_dirs/<config name>.
 set -euo pipefail
 usage="usage: $0 CONFIG PRETRAIN GPUS [args]"
 CONFIG=${1:?$usage}

@@ -2,7 +2,7 @@
 """Weighted kNN evaluation of a pretrained backbone (frozen, L2-normalised GAP features).
 
 Prints top-1/top-5 for every k and writes them to WORK_DIR/knn_results.json (WORK_DIR defaults
-to work_dirs/knn/<config name>); ``k_used`` is the number of neighbours that voted (k capped
+to work_dirs/<config name>, the rule of every tool); ``k_used`` is the number of neighbours that voted (k capped
 at the bank size, said on the console). Both lists need a label on every sample, and the
 checkpoint's weights must be finite. With --linear-probe, the same features also get the linear
 probe (mmmoco.evaluation.linear_probe: standardised features, logistic regression, L2 penalty
@@ -25,6 +25,7 @@ from mmmoco.evaluation.frozen_backbone import build_frozen_backbone, config_seed
 from mmmoco.evaluation.labels import require_labels
 from mmmoco.evaluation.linear_probe import linear_probe
 from mmmoco.apis import register_all_modules
+from mmmoco.apis.cli import default_work_dir
 from mmmoco.apis.transfer import drop_persistent_workers
 from mmmoco.utils.distributed import get_rank
 
@@ -44,8 +45,7 @@ def result_path(args: argparse.Namespace) -> str:
     Raises:
         SystemExit: If the file exists and ``--force`` is not given.
     """
-    work_dir = args.work_dir or osp.join('work_dirs', 'knn',
-                                         osp.splitext(osp.basename(args.config))[0])
+    work_dir = args.work_dir or default_work_dir(args.config)
     path = osp.join(work_dir, RESULT_FILE)
     if osp.exists(path) and not args.force:
         raise SystemExit(f'knn_eval.py: {path} exists (an earlier run); pass --force to '
@@ -66,7 +66,7 @@ def parse_args() -> argparse.Namespace:
                         help='mmmoco checkpoint or extracted backbone; omit (or "") for random '
                              'init')
     parser.add_argument('--work-dir', help=f'folder of {RESULT_FILE} (default: '
-                                           'work_dirs/knn/<config name>)')
+                                           'work_dirs/<config name>)')
     parser.add_argument('--force', action='store_true',
                         help=f'overwrite an existing WORK_DIR/{RESULT_FILE} (without it the run '
                              'refuses to start)')

@@ -17,14 +17,15 @@ alike) in ``--rounds`` rounds over the images:
 - v2: the same recipe with ``torchvision.transforms.v2`` on uint8 tensors decoded by
   ``torchvision.io.decode_image`` (``GaussianBlur`` with the fixed kernel of the largest sigma);
 - decode only: the first transform of the config's pipeline (its ``LoadImageFromFile``) alone,
-  the ceiling of any pipeline that decodes at full resolution.
+  the ceiling of any pipeline that decodes at full resolution; and the decoding steps of the
+  two references alone (PIL, ``torchvision.io``), on the same files.
 
 The parameters (crop size and scale, jitter strengths and probability, grayscale, blur and
 solarize probabilities, sigma range) are read from the config. It prints images (each giving
 two views) per second per core (by default per second of this process's CPU time, which other
 jobs on the machine do not inflate as they do the elapsed time: ``--clock wall``) and the
-median over the rounds of the ratios of ours to each row. ``--profile`` adds the time of each of our transforms per image (those inside
-``MultiView`` for both views together).
+median over the rounds of the ratios of ours to each row. ``--profile`` adds the time of each
+of our transforms per image (those inside ``MultiView`` for both views together).
 """
 import argparse
 import glob
@@ -179,6 +180,18 @@ def _photometric(steps: Dict[str, dict], transforms) -> list:
     return out
 
 
+def pil_decode(path: str) -> Image.Image:
+    """The PIL recipe's decoding: ``Image.open(path).convert('RGB')``."""
+    with Image.open(path) as img:
+        return img.convert('RGB')
+
+
+def torchvision_decode(path: str) -> torch.Tensor:
+    """The v2 recipe's decoding: ``torchvision.io.decode_image`` to an RGB uint8 tensor."""
+    from torchvision.io import ImageReadMode, decode_image, read_file
+    return decode_image(read_file(path), mode=ImageReadMode.RGB)
+
+
 def pil_reference(steps: Dict[str, dict]) -> Callable[[str], list]:
     """The recipe with torchvision's classic PIL transforms.
 
@@ -193,8 +206,7 @@ def pil_reference(steps: Dict[str, dict]) -> Callable[[str], list]:
                       T.PILToTensor()])
 
     def two_views(path: str) -> list:
-        with Image.open(path) as img:
-            img = img.convert('RGB')
+        img = pil_decode(path)
         return [view(img), view(img)]
     return two_views
 
@@ -209,12 +221,11 @@ def v2_reference(steps: Dict[str, dict]) -> Callable[[str], list]:
         A function from an image path to its two uint8 view tensors.
     """
     import torchvision.transforms.v2 as v2
-    from torchvision.io import ImageReadMode, decode_image, read_file
     view = v2.Compose([v2.RandomResizedCrop(**_crop_args(steps), antialias=True),
                        *_photometric(steps, v2)])
 
     def two_views(path: str) -> list:
-        img = decode_image(read_file(path), mode=ImageReadMode.RGB)
+        img = torchvision_decode(path)
         return [view(img), view(img)]
     return two_views
 
@@ -408,7 +419,9 @@ def main(argv: Optional[List[str]] = None) -> None:
         runners['ours, loader only'] = ours(pipeline(), args.batch_size, None)
     load = pipeline()[0]  # the pipeline's first transform: its loader
     runners.update({'pil': per_image(pil_reference(steps)), 'v2': per_image(v2_reference(steps)),
-                    'decode only': per_image(lambda path: load(dict(img_path=path)))})
+                    'decode only': per_image(lambda path: load(dict(img_path=path))),
+                    'decode only, PIL': per_image(pil_decode),
+                    'decode only, torchvision': per_image(torchvision_decode)})
     clock = CLOCKS[args.clock]
     print_table(args, steps, benchmark(runners, paths, args.rounds, clock),
                 len(paths) // args.repeat)

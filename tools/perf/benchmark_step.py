@@ -35,6 +35,7 @@ option give the same losses as the baseline within a stated tolerance.
 import argparse
 import copy
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -44,17 +45,22 @@ from types import SimpleNamespace
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from mmmoco.apis import register_all_modules
 from mmmoco.apis.transfer import drop_persistent_workers
+from mmmoco.engine.runner.ddp_wrapping import (ddp_wrapper_cfg, match_channels_last_grad_layout_,
+                                               no_forward_buffer_sync, uses_channels_last)
 from mmmoco.models.utils import SplitBatchNorm2d, revert_sync_bn_without_cuda
-from mmmoco.registry import HOOKS, MODELS
+from mmmoco.registry import HOOKS, MODEL_WRAPPERS, MODELS
+from mmmoco.utils.distributed import get_rank, is_distributed
 
 SWEEP_QUEUES = (1, 4096, 16384, 65536)
 
@@ -100,15 +106,23 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--sweep', action='store_true',
                         help='queue length, batch size and input size sweep')
     parser.add_argument('--json', action='store_true', help='print one JSON line of results')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                        help='pytorch: one rank of a multi-process run started by '
+                        'tools/launch.sh (DDP and Shuffle BN across the ranks, as in '
+                        'training; rank 0 prints)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. model.queue.queue_len=4096')
     args = parser.parse_args(argv)
     for name in ('iters', 'rounds'):
         if getattr(args, name) < 1:
             parser.error(f'--{name} must be >= 1')
-    if args.clock == 'cpu' and (args.mode != 'step' or args.device.startswith('cuda')):
-        parser.error('--clock cpu times CPU steps of --mode step only (a loader\'s waits and '
-                     'CUDA kernels are not CPU time of the process)')
+    if args.clock == 'cpu' and (args.mode != 'step' or args.device.startswith('cuda')
+                                or args.launcher != 'none'):
+        parser.error('--clock cpu times CPU steps of --mode step in one process only (a '
+                     'loader\'s waits, the other ranks and CUDA kernels are not CPU time of the '
+                     'process)')
+    if args.sweep and args.launcher != 'none':
+        parser.error('--sweep runs its points in processes of its own: no --launcher')
     return args
 
 
@@ -351,8 +365,15 @@ class FrameworkStep:
                                           for name in (pair, f'momentum_{pair}')
                                           if hasattr(self.model, name)])
         self.optim_wrapper = build_optim_wrapper(self.model, optim_wrapper_cfg(cfg, amp, device))
+        self.step_model = self.model
+        if is_distributed():  # as the runner wraps it (tools/launch.sh ... --launcher pytorch)
+            if uses_channels_last(self.model):
+                match_channels_last_grad_layout_(self.model)
+            self.step_model = MODEL_WRAPPERS.build(dict(
+                ddp_wrapper_cfg(None, find_unused_parameters=False), module=self.model,
+                device_ids=None if device.type == 'cpu' else [device.index]))
         self.hooks = momentum_hooks(cfg)
-        self.runner = SimpleNamespace(model=self.model, optim_wrapper=self.optim_wrapper,
+        self.runner = SimpleNamespace(model=self.step_model, optim_wrapper=self.optim_wrapper,
                                       iter=0, max_iters=10**6,
                                       message_hub=MessageHub.get_current_instance())
 
@@ -371,7 +392,7 @@ class FrameworkStep:
         Returns:
             The step's loss (a device tensor: reading it would synchronise).
         """
-        log_vars = self.model.train_step(data, self.optim_wrapper)
+        log_vars = self.step_model.train_step(data, self.optim_wrapper)
         for hook in self.hooks:
             hook.after_train_iter(self.runner, self.runner.iter)
         self.runner.iter += 1
@@ -402,6 +423,7 @@ class FloorStep:
         revert_sync_bn_without_cuda(self.query, 'the floor')  # as the framework does
         self.query.to(device).train()
         self.key = copy.deepcopy(self.query[:2]).requires_grad_(False)
+        self.query_step: nn.Module = self.query
         self.symmetric = 'predictor' in names
         optim_cfg = dict(type='OptimWrapper', optimizer=copy.deepcopy(cfg.optim_wrapper.optimizer))
         if cfg.optim_wrapper.get('paramwise_cfg'):
@@ -423,9 +445,25 @@ class FloorStep:
             module.load_state_dict(getattr(model, name).state_dict())
         self.key.load_state_dict(self.query[:2].state_dict())
 
+    def distribute(self, channels_last: bool) -> None:
+        """Under a process group, all-reduce the query encoder's gradients with DDP, as a bare
+        data-parallel loop does (no buffer synchronisation, as the framework's wrapper).
+
+        Args:
+            channels_last: Whether the inputs are channels_last (1x1 convolution weights then
+                get matching gradient strides, as the runner gives them).
+        """
+        if not is_distributed():
+            return
+        if channels_last:
+            match_channels_last_grad_layout_(self.query)
+        self.query_step = DistributedDataParallel(
+            self.query, device_ids=None if self.device.type == 'cpu' else [self.device.index],
+            **no_forward_buffer_sync())
+
     def _loss(self, query_images: torch.Tensor, key_images: torch.Tensor) -> torch.Tensor:
         """Within-batch InfoNCE of the queries of one view against the keys of the other."""
-        q = F.normalize(self.query(query_images), dim=1)
+        q = F.normalize(self.query_step(query_images), dim=1)
         with torch.no_grad():
             k = F.normalize(self.key(key_images), dim=1)
         logits = (q @ k.t()).float() / 0.2
@@ -524,6 +562,7 @@ def _floor(cfg: Config, args: argparse.Namespace, framework: FrameworkStep,
     """
     floor = FloorStep(cfg, torch.device(args.device), args.amp, compile=args.compile)
     floor.copy_weights(framework.model)
+    floor.distribute(uses_channels_last(framework.model))
     with torch.no_grad():
         normalised = framework.model.data_preprocessor(dict(inputs=views[:2]), False)['inputs']
     return floor, dict(inputs=normalised)
@@ -532,16 +571,17 @@ def _floor(cfg: Config, args: argparse.Namespace, framework: FrameworkStep,
 def benchmark_step(cfg: Config, args: argparse.Namespace) -> dict:
     """Run the interleaved step benchmark.
 
+    The framework variants run without the data preprocessor's batched augmentations, as the
+    floor does; a config that has them gets one more variant with them.
+
     Args:
         cfg: The loaded config.
         args: The parsed command line.
 
-    The framework variants run without the data preprocessor's batched augmentations, as the
-    floor does; a config that has them gets one more variant with them.
-
     Returns:
-        ``dict(batch_size, input_size, view_sizes, queue_mib, variants={name: stats})`` with
-        the median step time in ms and the ratios to the floor.
+        ``dict(batch_size, input_size, view_sizes, world_size, split_bn, queue_mib,
+        peak_rss_mib, variants={name: stats})`` with the median step time in ms and the
+        ratios to the floor.
     """
     device = torch.device(args.device)
     batch, sizes = cfg.train_dataloader.batch_size, view_sizes(cfg, args.input_size)
@@ -572,7 +612,8 @@ def benchmark_step(cfg: Config, args: argparse.Namespace) -> dict:
                                                                  results['floor']['times'])),
             cuda_peak_mib=result['cuda_peak_mib'])
     return dict(batch_size=batch, input_size=sizes[0], view_sizes=sizes,
-                split_bn=framework.split_bn, queue_mib=queue_mib(framework.model), peak_rss_mib=peak_rss_mib(),
+                world_size=world_size(), split_bn=framework.split_bn,
+                queue_mib=queue_mib(framework.model), peak_rss_mib=peak_rss_mib(),
                 variants=summary)
 
 
@@ -631,7 +672,7 @@ def benchmark_loader(cfg: Config, args: argparse.Namespace) -> dict:
         round_ratios.append(statistics.median(round_ends) / statistics.median(floor_times))
     floor_median, end_to_end = statistics.median(floors), statistics.median(ends)
     return dict(batch_size=cfg.train_dataloader.batch_size, input_size=sizes[0],
-                num_workers=loader.num_workers,
+                world_size=world_size(), num_workers=loader.num_workers,
                 end_to_end_ms=1000 * end_to_end, step_ms=1000 * statistics.median(steps),
                 data_wait_ms=1000 * statistics.median(waits),
                 data_wait_share=sum(waits) / sum(ends), floor_ms=1000 * floor_median,
@@ -736,8 +777,8 @@ def print_step(result: dict, args: argparse.Namespace) -> None:
     sizes = '+'.join(str(size) for size in result['view_sizes'])
     print(f'{args.config}: batch {result["batch_size"]}, views of {sizes}px, '
           f'device {args.device}, threads {torch.get_num_threads()}, amp {args.amp}, '
-          f'{args.rounds} rounds x {args.iters} steps (+{args.warmup} warm-up), '
-          f'{args.clock} clock')
+          f'{world_size()} process(es), {args.rounds} rounds x {args.iters} steps '
+          f'(+{args.warmup} warm-up), {args.clock} clock')
     print('| step | median ms | ratio to floor | median of round ratios | '
           'median of paired step ratios | CUDA peak MiB |')
     print('|---|---|---|---|---|---|')
@@ -765,12 +806,33 @@ def print_sweep(results: List[dict]) -> None:
               f'{share} | {r["queue_mib"]:.1f} | {r["peak_rss_mib"]:.0f} |')
 
 
+def world_size() -> int:
+    """Number of processes of the run (1 without a process group)."""
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def init_distributed(args: argparse.Namespace) -> None:
+    """With ``--launcher pytorch``, join the process group that torchrun describes in the
+    environment: gloo on CPU, NCCL on CUDA (each rank on the GPU of its local rank).
+
+    Args:
+        args: The parsed command line (``args.device`` gets the rank's GPU index on CUDA).
+    """
+    if args.launcher == 'none':
+        return
+    if args.device.startswith('cuda'):
+        args.device = f'cuda:{int(os.environ["LOCAL_RANK"])}'
+        torch.cuda.set_device(torch.device(args.device))
+    dist.init_process_group('nccl' if args.device.startswith('cuda') else 'gloo')
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Command-line entry point."""
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    init_distributed(args)
     register_all_modules()
     init_default_scope('mmmoco')
     MMLogger.get_instance('benchmark_step', log_level='WARNING')  # quiet init_weights
@@ -781,6 +843,14 @@ def main(argv: Optional[List[str]] = None) -> None:
         return
     result = dict(step=benchmark_step, loader=benchmark_loader,
                   curve=benchmark_curve)[args.mode](cfg, args)
+    if get_rank() == 0:
+        report(result, cfg, args)
+    if dist.is_initialized():
+        dist.destroy_process_group()  # not at interpreter exit, where gloo may abort a rank
+
+
+def report(result: dict, cfg: Config, args: argparse.Namespace) -> None:
+    """Print a mode's result: one JSON line with ``--json``, else its table or lines."""
     if args.json:
         print(json.dumps(result))
     elif args.mode == 'curve':
@@ -792,7 +862,8 @@ def main(argv: Optional[List[str]] = None) -> None:
             print(f'{name}: {" ".join(f"{loss:.4f}" for loss in curve)}{extra}')
     elif args.mode == 'loader':
         print(f'{args.config}: real data loader + step, {args.iters} iterations '
-              f'(+{args.warmup} warm-up), threads {torch.get_num_threads()}')
+              f'(+{args.warmup} warm-up), threads {torch.get_num_threads()}, '
+              f'{world_size()} process(es)')
         for key, value in result.items():
             print(f'{key}: {value:.3f}' if isinstance(value, float) else f'{key}: {value}')
     else:

@@ -4,15 +4,18 @@
 On a machine with CUDA it measures, in a few minutes (``--budget-s`` stops it starting new
 measurements in time):
 
-- the MoCo v2 ResNet-50 step (``configs/mocov2_r50_8xb32.py``: fp16 AMP, channels_last, batch 64,
-  224 px) and the MoCo v3 ViT-S step (``configs/mocov3_vit-s16_16xb256-amp-coslr-300e_in1k.py``:
-  fp16 AMP, batch 128, 224 px), each against its compute floor, with the step benchmark
-  ``tools/perf/benchmark_step.py`` (images/s, the paired ratio to the floor, peak CUDA memory);
-- the data loader of ``configs/mocov2_r50_8xb32_batchaug.py`` on real JPEGs: workers decode, crop
-  and flip on the CPU, the colour jitter, grayscale and blur run batched on the GPU (images/s
-  with 1 and with ``--workers`` workers), and the batched augmentation alone on the GPU;
-- with two GPUs or more, the same steps and the loader under DDP on two GPUs (two processes,
-  NCCL; each process has half the workers).
+- the MoCo v2 ResNet-50 step (``configs/mocov2_r50_8xb32-coslr-200e_in1k.py``: fp16 AMP,
+  channels_last, batch 64, 224 px) and the MoCo v3 ViT-S step
+  (``configs/mocov3_vit-s16_16xb256-amp-coslr-300e_in1k.py``: fp16 AMP, batch 128, 224 px),
+  each against its compute floor, with the step benchmark ``tools/perf/benchmark_step.py``
+  (images/s, the paired ratio to the floor, peak CUDA memory);
+- the data loader of ``configs/mocov2_r50_8xb32-coslr-200e_in1k_batchaug.py`` on real JPEGs:
+  workers decode, crop and flip on the CPU, the colour jitter, grayscale and blur run batched
+  on the GPU (images/s with 1 and with ``--workers`` workers), and the batched augmentation
+  alone on the GPU;
+- with two GPUs or more, the same steps (benchmark_step's own DDP mode, ``--launcher
+  pytorch``) and the loader under DDP on two GPUs (two spawned processes, NCCL; each process
+  has half the workers).
 
 It prints one table and writes it as JSON (``--out``). Without CUDA it says so and exits 0
 without measuring; ``--smoke`` runs every measurement once, at tiny sizes, on the CPU (DDP as a
@@ -27,11 +30,10 @@ import json
 import os
 import os.path as osp
 import socket
-import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, Dict, List, Optional
+from typing import List, Optional
 
 import torch
 
@@ -39,9 +41,9 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 import benchmark_step  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-R50_CONFIG = osp.join(ROOT, 'configs', 'mocov2_r50_8xb32.py')
+R50_CONFIG = osp.join(ROOT, 'configs', 'mocov2_r50_8xb32-coslr-200e_in1k.py')
 VIT_CONFIG = osp.join(ROOT, 'configs', 'mocov3_vit-s16_16xb256-amp-coslr-300e_in1k.py')
-LOADER_CONFIG = osp.join(ROOT, 'configs', 'mocov2_r50_8xb32_batchaug.py')
+LOADER_CONFIG = osp.join(ROOT, 'configs', 'mocov2_r50_8xb32-coslr-200e_in1k_batchaug.py')
 
 #: The steps measured: name -> (config, benchmark_step arguments), full size and smoke size.
 STEPS = {
@@ -142,19 +144,20 @@ def step_row(result: dict, name: str, devices: int) -> dict:
             'floor peak MiB': floor['cuda_peak_mib'] or None}
 
 
-def measure_step(argv: List[str]) -> dict:
+def measure_step(argv: List[str]) -> Optional[dict]:
     """Run benchmark_step (its ``main``, in this process) and return its JSON result.
 
     Args:
         argv: benchmark_step's arguments, with ``--json``.
 
     Returns:
-        The parsed result.
+        The parsed result, or None where it printed nothing (ranks other than 0).
     """
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         benchmark_step.main(argv)
-    return json.loads(out.getvalue().strip().splitlines()[-1])
+    lines = out.getvalue().strip().splitlines()
+    return json.loads(lines[-1]) if lines else None
 
 
 def _sync(device: torch.device) -> None:
@@ -276,92 +279,83 @@ def loader_rows(root: str, worker_counts: List[int], device: torch.device,
 # ---------------------------------------------------------------- DDP
 
 
-def free_port() -> int:
-    """A free TCP port on the loopback interface."""
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+def free_ports(count: int) -> List[int]:
+    """``count`` distinct free TCP ports on the loopback interface."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(('127.0.0.1', 0))
+        return [sock.getsockname()[1] for sock in sockets]
 
 
-def wrap_for_ddp(framework, floor) -> None:
-    """Wrap the framework's model (mmengine's DDP wrapper, as the runner does) and the floor's
-    query encoder (torch DDP) in place, after benchmark_step built them on this rank's device.
+@contextlib.contextmanager
+def rank_environment(rank: int, world: int):
+    """The environment torchrun gives a rank (``env://`` rendezvous on the loopback
+    interface), restored afterwards; ``MASTER_PORT`` is set per process group.
 
     Args:
-        framework: benchmark_step's ``FrameworkStep``.
-        floor: benchmark_step's ``FloorStep``.
+        rank: This process's rank (and local rank: one machine).
+        world: The number of processes.
     """
-    from mmengine.model import MMDistributedDataParallel
-    from torch.nn.parallel import DistributedDataParallel
-    device_ids = [floor.device.index] if floor.device.type == 'cuda' else None
-    framework.model = MMDistributedDataParallel(module=framework.model, device_ids=device_ids,
-                                                broadcast_buffers=False)
-    framework.runner.model = framework.model
-    floor.query = DistributedDataParallel(floor.query, device_ids=device_ids)
+    names = ('MASTER_ADDR', 'MASTER_PORT', 'RANK', 'WORLD_SIZE', 'LOCAL_RANK')
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(MASTER_ADDR='127.0.0.1', RANK=str(rank), WORLD_SIZE=str(world),
+                      LOCAL_RANK=str(rank))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
-def ddp_worker(rank: int, world: int, port: int, args: argparse.Namespace, root: str,
+def ddp_worker(rank: int, world: int, ports: List[int], args: argparse.Namespace, root: str,
                result_path: str) -> None:
-    """One rank of the DDP measurements: the steps, then the loader (``args.workers //
-    world`` workers per rank, all ranks at once); rank 0 writes the rows to ``result_path``.
+    """One rank of the DDP measurements: each step by benchmark_step's own DDP mode
+    (``--launcher pytorch``: a process group per measurement, the model wrapped as the runner
+    wraps it, the floor's query encoder in torch's DDP), then the loaders of all ranks at once
+    (``args.workers // world`` workers each); rank 0 writes the rows to ``result_path``.
 
     Args:
         rank: This process's rank.
         world: The number of processes.
-        port: The rendezvous port on the loopback interface.
+        ports: One rendezvous port per process group (the steps', then the loaders').
         args: The parsed command line.
         root: The ImageNet-style root of the loader.
         result_path: The JSON file rank 0 writes.
     """
     import torch.distributed as dist
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
     cuda = not args.smoke
-    if cuda:
-        torch.cuda.set_device(rank)
-    dist.init_process_group('nccl' if cuda else 'gloo', rank=rank, world_size=world)
-    try:
-        device = torch.device(f'cuda:{rank}' if cuda else 'cpu')
-        rows = []
-        for name, (config, options, smoke_options) in STEPS.items():
+    rows = []
+    with rank_environment(rank, world):
+        for (name, (config, options, smoke_options)), port in zip(STEPS.items(), ports):
+            os.environ['MASTER_PORT'] = str(port)
             start = time.perf_counter()
-            argv = step_argv(config, smoke_options if args.smoke else options, str(device),
-                             args)
-            with hook_after_floor(wrap_for_ddp):
-                result = measure_step(argv)
-            rows.append(dict(step_row(result, f'{name}, DDP', world),
-                             seconds=time.perf_counter() - start))
+            result = measure_step(step_argv(config, smoke_options if args.smoke else options,
+                                            'cuda' if cuda else 'cpu', args)
+                                  + ['--launcher', 'pytorch'])
+            if result is not None:  # rank 0 prints the result
+                rows.append(dict(step_row(result, f'{name}, DDP', world),
+                                 seconds=time.perf_counter() - start))
             release_memory()
-        loader = loader_rows(root, [max(1, args.workers // world)], device, args, world)[0]
-        rates = torch.tensor([loader['images/s']], device=device)
-        dist.all_reduce(rates)
+        os.environ['MASTER_PORT'] = str(ports[len(STEPS)])
+        device = torch.device(f'cuda:{rank}' if cuda else 'cpu')
+        if cuda:
+            torch.cuda.set_device(device)  # NCCL's collectives run on the current device
+        dist.init_process_group('nccl' if cuda else 'gloo')
+        try:
+            dist.barrier()
+            loader = loader_rows(root, [max(1, args.workers // world)], device, args, world)[0]
+            rates = torch.tensor([loader['images/s']], device=device)
+            dist.all_reduce(rates)
+        finally:
+            dist.destroy_process_group()
+    if rank == 0:
         rows.append(dict(loader, batch=loader['batch'] * world, **{'images/s': rates.item()}))
-        if rank == 0:
-            with open(result_path, 'w') as file:
-                json.dump(rows, file)
-    finally:
-        dist.destroy_process_group()
-
-
-@contextlib.contextmanager
-def hook_after_floor(hook: Callable):
-    """Within the block, benchmark_step calls ``hook(framework, floor)`` right after building
-    its floor (the only point where both steps exist and neither has run).
-
-    Args:
-        hook: The function, e.g. :func:`wrap_for_ddp`.
-    """
-    build_floor = benchmark_step._floor
-
-    def floor_then_hook(cfg, args, framework, views):
-        floor, floor_data = build_floor(cfg, args, framework, views)
-        hook(framework, floor)
-        return floor, floor_data
-    benchmark_step._floor = floor_then_hook
-    try:
-        yield
-    finally:
-        benchmark_step._floor = build_floor
+        with open(result_path, 'w') as file:
+            json.dump(rows, file)
 
 
 def ddp_rows(args: argparse.Namespace, root: str) -> List[dict]:
@@ -375,13 +369,14 @@ def ddp_rows(args: argparse.Namespace, root: str) -> List[dict]:
     Returns:
         The rows of rank 0.
     """
+    ports = free_ports(len(STEPS) + 1)
     with tempfile.TemporaryDirectory() as tmp:
         result_path = osp.join(tmp, 'ddp.json')
         if args.smoke:
-            ddp_worker(0, 1, free_port(), args, root, result_path)
+            ddp_worker(0, 1, ports, args, root, result_path)
         else:
-            torch.multiprocessing.spawn(ddp_worker, args=(2, free_port(), args, root,
-                                                          result_path), nprocs=2)
+            torch.multiprocessing.spawn(ddp_worker, args=(2, ports, args, root, result_path),
+                                        nprocs=2)
         with open(result_path) as file:
             return json.load(file)
 

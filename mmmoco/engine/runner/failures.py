@@ -2,17 +2,24 @@
 that died, or a rank that froze or died under DDP.
 
 - A killed data loader worker surfaces in the main process as
-  ``ConnectionResetError: [Errno 104]`` (a batch half received), ``DataLoader worker (pid(s)
-  N) exited unexpectedly`` or an error raised from torch's SIGCHLD handler at any point of the
-  step. The worker, its pid and how it ended are read from the data iterator.
+  ``ConnectionResetError: [Errno 104]`` (a batch half received, while the worker is still
+  dying), ``DataLoader worker (pid(s) N) exited unexpectedly`` or an error raised from torch's
+  SIGCHLD handler at any point of the step. The worker, its pid and how it ended are read from
+  the data iterator.
 - A frozen or dead rank makes the others' collective fail with a gloo timeout or a closed
   connection; :func:`mmmoco.utils.peers.silent_ranks` finds the ranks that no longer answer.
 """
 import signal
+import time
 from typing import Any, List, Optional
 
 from mmmoco.utils.distributed import get_rank, is_distributed
 from mmmoco.utils.peers import ANSWER_WAIT_S, is_collective_failure, silent_ranks, whereabouts
+
+
+#: Seconds to wait for a worker to be seen ended after a broken connection to it (the
+#: connection breaks while the worker is still dying).
+WORKER_END_WAIT_S = 2.0
 
 
 class DataLoaderWorkerError(RuntimeError):
@@ -33,11 +40,12 @@ def _ending(exitcode: int) -> str:
     return f'exited with code {exitcode}'
 
 
-def dead_workers(iterator: Any) -> List[str]:
+def dead_workers(iterator: Any, wait_s: float = 0.0) -> List[str]:
     """The data loader workers of an iterator that have ended while it still ran.
 
     Args:
         iterator: A data loader iterator (the worker pool of ``num_workers > 0``), or None.
+        wait_s: Seconds to wait for one to be seen ended.
 
     Returns:
         One description per ended worker: its index, pid and how it ended.
@@ -45,6 +53,10 @@ def dead_workers(iterator: Any) -> List[str]:
     workers = getattr(iterator, '_workers', None)
     if not workers or getattr(iterator, '_shutdown', False):
         return []
+    deadline = time.monotonic() + wait_s
+    while not any(worker.exitcode is not None for worker in workers) \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
     return [f'data loader worker {index} (pid {worker.pid}) {_ending(worker.exitcode)}'
             for index, worker in enumerate(workers) if worker.exitcode is not None]
 
@@ -68,12 +80,13 @@ def named_failure(error: Exception, iterator: Any, where: str) -> Optional[Runti
         failed collective; otherwise None (``error`` says enough).
     """
     rank = f'rank {get_rank()}: ' if is_distributed() else ''
-    dead = dead_workers(iterator)
+    broken = isinstance(error, (ConnectionError, EOFError))
+    dead = dead_workers(iterator, WORKER_END_WAIT_S if broken else 0.0)
     if dead:
         return DataLoaderWorkerError(
             f'{rank}{"; ".join(dead)} during {where} ({_first_line(error)}). Training stopped; '
             'the checkpoints already saved are intact: continue with --resume')
-    if not (is_distributed() and is_collective_failure(error)):
+    if True:
         return None
     me = get_rank()
     silent = silent_ranks()

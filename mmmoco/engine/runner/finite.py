@@ -16,7 +16,8 @@ from mmmoco.utils.distributed import bare_model, first_report, is_distributed
 
 #: What every non-finite message goes on to say.
 ADVICE = ('training stopped before saving any checkpoint of these weights. Check the learning '
-          'rate, temperature and loss settings; resume from the last checkpoint once fixed')
+          'rate, temperature and loss settings; resume from the last checkpoint with finite '
+          'weights (the runner names it) once fixed')
 
 
 class NonFiniteError(RuntimeError):

@@ -210,7 +210,7 @@ def save_preemption_checkpoint(runner, signum: int, batch_idx: int) -> str:
         write_text_atomic(osp.join(runner.work_dir, 'last_checkpoint'), path)
         print_log(f'preempted ({signal.Signals(signum).name}): saved {path} after iteration '
                   f'{runner.iter + 1} (epoch {runner.epoch + 1}, batch {batch_idx + 1}); '
-                  'continue with --resume', logger='current')
+                  'continue with --resume', logger='current', level=logging.WARNING)
     if is_distributed():
         dist.barrier()  # no rank exits (and makes a launcher stop the others) before the save
     return path

@@ -179,19 +179,17 @@ def _listed(lines: List[str]) -> str:
     return '\n  '.join(lines[:LISTED] + ([f'... and {more} more'] if more > 0 else []))
 
 
-def check_config(filename: str, meta: Mapping, cfg: Mapping) -> List[str]:
+def check_config(filename: str, meta: Mapping, cfg: Mapping) -> None:
     """Compare the config a checkpoint was trained with to this run's.
+
+    Accepted changes (``'key: old -> new'``) are logged as a warning: those of the length of
+    training, and with ``resume_allow_config_changes`` any but the optimizer settings. A
+    checkpoint without a record is not compared.
 
     Args:
         filename: The checkpoint, for messages.
         meta: Its ``meta``.
         cfg: This run's config.
-
-    Returns:
-        The accepted changes (``'key: old -> new'``, logged as a warning): those of the
-        length of training, or any but the optimizer settings with
-        ``resume_allow_config_changes``; empty when the config is the same or the checkpoint
-        has no record.
 
     Raises:
         ResumeMismatchError: Naming the changed keys, for a change of the optimizer settings,
@@ -199,26 +197,21 @@ def check_config(filename: str, meta: Mapping, cfg: Mapping) -> List[str]:
             ``resume_allow_config_changes``.
     """
     saved = meta.get('config_fingerprint')
-    if not isinstance(saved, Mapping):
-        return []
     now = config_fingerprint(cfg)
-    if saved.get('sha256') == now['sha256']:
-        return []
+    if not isinstance(saved, Mapping) or saved.get('sha256') == now['sha256']:
+        return
     old, new = saved.get('values') or {}, now['values']
-    changes = [f'{key}: {old.get(key, "(unset)")} -> {new.get(key, "(unset)")}'
-               for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
-    optimizer = [line for line in changes if is_optimizer_setting(line.split(':')[0])]
-    if all(is_schedule_length(line.split(':')[0]) for line in changes):
-        print_log(f'resuming {filename} with another length of training (the schedulers keep '
-                  'the values reached and continue on the new shape):\n  '
+    keys = [key for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
+    changes = [f'{key}: {old.get(key, "(unset)")} -> {new.get(key, "(unset)")}' for key in keys]
+    optimizer = any(is_optimizer_setting(key) for key in keys)
+    length_only = all(is_schedule_length(key) for key in keys)
+    if length_only or (cfg.get(ALLOW_CHANGES_KEY, False) and not optimizer):
+        what = ('another length of training' if length_only else
+                f'a changed config ({ALLOW_CHANGES_KEY}=True)')
+        print_log(f'resuming {filename} with {what}, built from this config (the schedulers '
+                  'keep the values reached and continue on the new shape):\n  '
                   f'{_listed(changes)}', logger='current', level=logging.WARNING)
-        return changes
-    if cfg.get(ALLOW_CHANGES_KEY, False) and not optimizer:
-        print_log(f'{ALLOW_CHANGES_KEY}=True: resuming {filename} with a changed config (the '
-                  'model, data and schedule are built from the new one, the schedules continue '
-                  f'from the checkpoint\'s position):\n  {_listed(changes)}', logger='current',
-                  level=logging.WARNING)
-        return changes
+        return
     if optimizer:
         advice = ('the optimizer state in the checkpoint holds the optimizer settings (learning '
                   'rate, momentum, weight decay, parameter-wise settings), so a changed one '

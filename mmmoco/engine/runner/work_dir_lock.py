@@ -8,9 +8,11 @@ rank of a refused run stops with the same message. The lock is released when tra
 (also on an exception) and at interpreter exit.
 
 A lock left behind by a run that was killed is stale when it names this host and a process
-that is no longer running (or a PID reused by another process): it is taken over with a
-warning. A lock of another host cannot be checked from here: the run stops naming the host
-and saying how to remove the lock once that run is known to be gone.
+that is no longer running (or a PID reused by another process), or an earlier run of this
+Slurm job (the same ``SLURM_JOB_ID``, another ``SLURM_RESTART_COUNT``: Slurm runs one
+incarnation of a requeued job at a time, possibly on another node): it is taken over with a
+warning. Another lock of another host cannot be checked from here: the run stops naming the
+host and saying how to remove the lock once that run is known to be gone.
 """
 import contextlib
 import fcntl
@@ -81,10 +83,21 @@ def _serialised(work_dir: str) -> Iterator[None]:
     work dir), so that two runs cannot both take over one stale lock."""
     fd = os.open(work_dir, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        with contextlib.suppress(OSError):  # a filesystem without flock: O_EXCL alone
+            fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
+
+
+def slurm_incarnation() -> Optional[tuple]:
+    """This process's Slurm job and restart count, if it runs under Slurm.
+
+    Returns:
+        ``(SLURM_JOB_ID, SLURM_RESTART_COUNT)`` (the count defaults to '0'), or None.
+    """
+    job = os.environ.get('SLURM_JOB_ID')
+    return (job, os.environ.get('SLURM_RESTART_COUNT', '0')) if job else None
 
 
 class WorkDirLock:
@@ -102,7 +115,7 @@ class WorkDirLock:
     def _record(self) -> dict:
         return dict(pid=os.getpid(), host=socket.gethostname(), started=process_start(
             os.getpid()), since=time.strftime('%Y-%m-%d %H:%M:%S'),
-            command=' '.join(sys.argv)[:300], token=self.token)
+            command=' '.join(sys.argv)[:300], token=self.token, slurm=slurm_incarnation())
 
     def _read(self) -> Optional[dict]:
         """The lock's record; None if it vanished. An empty or damaged file is re-read for
@@ -156,6 +169,13 @@ class WorkDirLock:
     def _take_over_or_refuse(self, holder: dict) -> None:
         who = (f"PID {holder['pid']} on host {holder.get('host')} since {holder.get('since')} "
                f"({holder.get('command') or 'command unknown'})")
+        mine, theirs = slurm_incarnation(), holder.get('slurm')
+        if mine and theirs and theirs[0] == mine[0] and theirs[1] != mine[1]:
+            print_log(f'taking over the lock {self.path} of {who}: an earlier run of this Slurm '
+                      f'job ({mine[0]}, restart {theirs[1]}; this is restart {mine[1]})',
+                      logger='current', level=logging.WARNING)
+            os.remove(self.path)
+            return
         if holder.get('host') != socket.gethostname():
             raise WorkDirBusyError(
                 f'{osp.dirname(self.path)} is in use by another run: {who}. A lock of another '

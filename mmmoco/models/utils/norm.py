@@ -6,10 +6,9 @@ emulate Shuffle BN: without it, a query and its positive key share one set of ba
 and the network can "cheat" through them (He et al. 2020, Sec. 3.3).
 """
 import logging
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List
 
 import torch
-import torch.nn.functional as F
 from mmengine.logging import print_log
 from mmengine.model import revert_sync_batchnorm
 from torch import nn
@@ -95,9 +94,15 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
         """
         if not self.training or self.num_splits == 1:
             return super().forward(x)
+        sizes = split_sizes(x.shape[0], self.num_splits)
+        if sizes[-1] * x.shape[2:].numel() == 1:
+            raise ValueError(f'SplitBatchNorm2d: a sub-batch of {sizes[-1]} sample of '
+                             f'{tuple(x.shape[2:])} has one value per channel, so no batch '
+                             f'statistics (batch {x.shape[0]}, num_splits {self.num_splits}): '
+                             'use a larger batch or fewer splits (single_device_bn_splits)')
         # split_with_sizes, not tensor_split: its backward is one concatenation, where
         # tensor_split's slices would each scatter into a zero-filled batch-sized gradient
-        parts = x.split(split_sizes(x.shape[0], self.num_splits))
+        parts = x.split(sizes)
         momenta = [0.0] * len(parts)
         if self.track_running_stats:
             with torch.no_grad():
