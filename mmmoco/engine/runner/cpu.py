@@ -40,10 +40,8 @@ class CpuFallbackMixin:
             super().setup_env(env_cfg)
             return
         env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
-        import torch.distributed as dist
-        if self.distributed and dist.is_available() and not dist.is_initialized():
-            dist.init_process_group(backend='gloo')
-        super().setup_env(env_cfg)
+        with mock.patch.object(torch.cuda, 'set_device', _no_device_to_select):
+            super().setup_env(env_cfg)
 
     def wrap_model(self, model_wrapper_cfg, model):
         """Wrap the model for DDP; on CPU, without device ids.

@@ -86,7 +86,7 @@ def named_failure(error: Exception, iterator: Any, where: str) -> Optional[Runti
         return DataLoaderWorkerError(
             f'{rank}{"; ".join(dead)} during {where} ({_first_line(error)}). Training stopped; '
             'the checkpoints already saved are intact: continue with --resume')
-    if True:
+    if not (is_distributed() and is_collective_failure(error)):
         return None
     me = get_rank()
     silent = silent_ranks()

@@ -245,9 +245,6 @@ class ExactResumeEpochBasedTrainLoop(EpochBasedTrainLoop):
         if (problem is None and self.finite_check_interval
                 and (self._iter + 1) % self.finite_check_interval == 0):
             problem = nonfinite_parameter(self.runner.model, where)
-        if problem is not None:
-            from .finite import NonFiniteError
-            raise NonFiniteError(problem)
         seen, signum = max_over_ranks([problem is not None, self.preemption.received])
         if seen:
             raise nonfinite_error(gather_first_report(problem))

@@ -162,11 +162,14 @@ class WorkDirLock:
         with _serialised(osp.dirname(self.path)):
             while not self._create():
                 holder = self._read()
-                if holder is None:
-                    continue
-                self._take_over_or_refuse(holder)
+                if holder is not None:
+                    self._take_over_or_refuse(holder)
+                    with contextlib.suppress(FileNotFoundError):
+                        os.remove(self.path)
 
     def _take_over_or_refuse(self, holder: dict) -> None:
+        """Return if the holder's lock may be taken over (the caller removes it), else raise
+        :class:`WorkDirBusyError` naming the holder."""
         who = (f"PID {holder['pid']} on host {holder.get('host')} since {holder.get('since')} "
                f"({holder.get('command') or 'command unknown'})")
         mine, theirs = slurm_incarnation(), holder.get('slurm')
@@ -174,7 +177,6 @@ class WorkDirLock:
             print_log(f'taking over the lock {self.path} of {who}: an earlier run of this Slurm '
                       f'job ({mine[0]}, restart {theirs[1]}; this is restart {mine[1]})',
                       logger='current', level=logging.WARNING)
-            os.remove(self.path)
             return
         if holder.get('host') != socket.gethostname():
             raise WorkDirBusyError(
@@ -183,8 +185,7 @@ class WorkDirLock:
                 f'down), remove the lock (rm {self.path}) and start again; otherwise use '
                 'another --work-dir')
         if holder['pid'] == os.getpid():
-            os.remove(self.path)  # an earlier runner of this process (tests, notebooks)
-            return
+            return  # an earlier runner of this process (tests, notebooks)
         if process_running(holder['pid'], holder.get('started')):
             raise WorkDirBusyError(
                 f'{osp.dirname(self.path)} is in use by another run: {who}. Two runs on one '
@@ -192,7 +193,6 @@ class WorkDirLock:
                 f'finish, stop it (kill {holder["pid"]}), or use another --work-dir')
         print_log(f'taking over the stale lock {self.path} of {who}: that process is no longer '
                   'running (killed?)', logger='current', level=logging.WARNING)
-        os.remove(self.path)
 
     def release(self) -> None:
         """Remove the lock file if this lock still holds it (not taken over since)."""
