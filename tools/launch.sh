@@ -19,10 +19,11 @@ fi
 # MKL gets the same number (mmengine would otherwise set it to 1 with a warning on every rank).
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export MKL_NUM_THREADS=${MKL_NUM_THREADS:-$OMP_NUM_THREADS}
-# torchrun, exiting with the workers' status (75: preempted, saved); it passes SIGUSR1 (the
-# signal slurm_train.sh asks for) on to the workers like SIGTERM and SIGINT
+# torchrun passes SIGUSR1 (the signal slurm_train.sh asks for) on to the workers like SIGTERM
+# and SIGINT (its --signals-to-handle; a torchrun without that option ignores the variable);
+# tools/launch_ranks.py exits with the workers' status (75: preempted, saved)
+export PET_SIGNALS_TO_HANDLE=${PET_SIGNALS_TO_HANDLE:-SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1}
 exec "$PYTHON" "$root/tools/launch_ranks.py" \
-  --signals-to-handle=SIGTERM,SIGINT,SIGHUP,SIGQUIT,SIGUSR1 \
   --nnodes="${NNODES:-1}" --node_rank="${NODE_RANK:-0}" \
   --master_addr="${MASTER_ADDR:-127.0.0.1}" --master_port="${PORT:-29500}" \
   --nproc_per_node="$NPROC" "$SCRIPT" "$@" --launcher pytorch

@@ -15,7 +15,15 @@ def _die_soon() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _torch_sigchld_handler(signum, frame) -> None:
+    """Like torch's handler for the data loader: reports a dead worker by raising."""
+    raise RuntimeError('DataLoader worker (pid N) is killed by signal: Killed.')
+
+
 def test_a_worker_still_dying_is_named():
+    """The worker dies 0.5 s after the broken connection, and the SIGCHLD handler torch
+    installs for its workers raises while the failure is being looked into."""
+    previous = signal.signal(signal.SIGCHLD, _torch_sigchld_handler)
     worker = multiprocessing.get_context('fork').Process(target=_die_soon)
     worker.start()
     try:
@@ -23,6 +31,7 @@ def test_a_worker_still_dying_is_named():
         error = named_failure(ConnectionResetError(104, 'Connection reset by peer'), iterator,
                               'epoch 3')
     finally:
+        signal.signal(signal.SIGCHLD, previous)
         worker.join()
     assert isinstance(error, DataLoaderWorkerError)
     assert str(error).startswith(f'data loader worker 0 (pid {worker.pid}) was killed by '

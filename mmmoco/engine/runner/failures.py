@@ -54,9 +54,12 @@ def dead_workers(iterator: Any, wait_s: float = 0.0) -> List[str]:
     if not workers or getattr(iterator, '_shutdown', False):
         return []
     deadline = time.monotonic() + wait_s
-    while not any(worker.exitcode is not None for worker in workers) \
-            and time.monotonic() < deadline:
-        time.sleep(0.05)
+    try:
+        while not any(worker.exitcode is not None for worker in workers) \
+                and time.monotonic() < deadline:
+            time.sleep(0.05)
+    except RuntimeError:  # torch's SIGCHLD handler reports the worker's end by raising here
+        pass
     return [f'data loader worker {index} (pid {worker.pid}) {_ending(worker.exitcode)}'
             for index, worker in enumerate(workers) if worker.exitcode is not None]
 
