@@ -44,6 +44,8 @@ def follow_max_epochs(cfg: Config, original: Optional[int],
         if not isinstance(scheduler, Mapping) or not scheduler.get('by_epoch', True):
             continue
         begin = scheduler.get('begin', 0)
+        if begin >= new:  # starts after the new end (e.g. a cosine after a long warm-up)
+            continue
         if scheduler.get('end') == original and f'{where}.end' not in cfg_options:
             scheduler['end'] = new
             changes.append(f'{where}.end: {original} -> {new}')

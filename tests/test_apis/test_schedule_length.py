@@ -39,6 +39,14 @@ def test_warmup_stays_and_the_cosine_after_it_is_rescaled():
     assert (cosine.begin, cosine.end, cosine.T_max) == (10, 150, 140)
 
 
+def test_a_run_shorter_than_the_warmup_leaves_the_later_cosine_alone():
+    # before: the cosine after the 10-epoch warm-up got end=5 and T_max=-5, and building the
+    # scheduler failed ('end should be larger than begin')
+    warmup, cosine = _configured(MOCOV3, 'train_cfg.max_epochs=5').param_scheduler
+    assert (warmup.begin, warmup.end) == (0, 10)
+    assert (cosine.begin, cosine.end, cosine.T_max) == (10, 100, 90)
+
+
 def test_keys_given_on_the_command_line_are_left_alone():
     cosine = _configured(RECIPE, 'train_cfg.max_epochs=600', 'param_scheduler.0.T_max=300'
                          ).param_scheduler[0]
