@@ -30,7 +30,12 @@ queue length, batch size and input size grow and reports the queue's share of th
 from the same initial weights and on the same batches, ``--iters`` framework steps with each
 option give the same losses as the baseline within a stated tolerance.
 
-``--channels-last`` and ``--compile`` apply to the floor and the framework alike.
+``--channels-last`` and ``--compile`` apply to the floor and the framework alike. ``--clock
+cpu`` times the steps in the process's CPU time (one thread on a shared CPU machine: it leaves
+out the waits for a core). ``bash tools/launch.sh tools/perf/benchmark_step.py N CONFIG ...``
+runs the step or loader benchmark as N ranks (``--launcher pytorch``): the framework wrapped
+in DDP as the runner wraps it, Shuffle BN across the ranks instead of split BN, the floor's
+query encoder in torch's DDP; rank 0 prints.
 """
 import argparse
 import copy
