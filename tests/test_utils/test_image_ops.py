@@ -82,3 +82,50 @@ def test_gaussian_kernels_match_opencv_within_their_own_radius():
                                np.pad(cv2.getGaussianKernel(5, 0.5)[:, 0], 1), atol=1e-12)
     np.testing.assert_allclose(kernels[1].numpy(), cv2.getGaussianKernel(7, 1.0)[:, 0],
                                atol=1e-12)
+
+
+def _every_level_image() -> np.ndarray:
+    """All 256 grey levels in each of the three channels, (16, 16, 3) uint8."""
+    return np.arange(256, dtype=np.uint8).reshape(16, 16, 1).repeat(3, axis=2)
+
+
+def test_hwc_brightness_equals_blend_on_every_level():
+    """OpenCV's float32 scaling gives blend's grey levels for every level and factor, ties
+    (factors 0.5, 1.5) included."""
+    levels = torch.arange(256, dtype=torch.float32)
+    factors = np.concatenate([np.random.default_rng(0).uniform(0, 2, 3000),
+                              [0., 0.5, 1., 1.5, 0.6, 1.4]])
+    for factor in factors:
+        expected = image_ops.blend(levels, 0., float(factor)).to(torch.uint8).numpy()
+        got = image_ops.hwc_adjust_brightness(_every_level_image(), float(factor))
+        np.testing.assert_array_equal(got.reshape(-1, 3), expected[:, None].repeat(3, 1),
+                                      err_msg=f'factor {factor!r}')
+
+
+def test_blend_table_equals_blend_on_every_level():
+    """The NumPy lookup table of the contrast blend equals blend's tensor arithmetic."""
+    rng = np.random.default_rng(1)
+    levels = torch.arange(256, dtype=torch.float32)
+    for factor, level in zip(rng.uniform(0, 2, 3000), rng.uniform(0, 255, 3000)):
+        level = torch.tensor(level, dtype=torch.float32)
+        expected = image_ops.blend(levels, level, float(factor)).to(torch.uint8).numpy()
+        np.testing.assert_array_equal(image_ops._blend_table(level.item(), float(factor)),
+                                      expected, err_msg=f'factor {factor!r}, level {level}')
+
+
+@pytest.mark.parametrize('size', [(1, 1), (7, 13), (224, 224), (256, 256)])
+def test_hwc_mean_level_equals_the_tensor_mean(size):
+    grey = np.random.default_rng(2).integers(0, 256, size, dtype=np.uint8)
+    expected = image_ops.mean_level(torch.from_numpy(grey)[None]).reshape(())
+    assert image_ops._hwc_mean_level(grey) == expected.item()
+
+
+def test_hwc_solarize_equals_the_tensor_op():
+    img = _every_level_image()
+    for threshold in (0, 1, 128, 200.5, 255, 256):
+        expected = np.where(img >= threshold, 255 - img, img)
+        for dtype in (torch.uint8, torch.float32):  # 256 must not wrap to 0 in uint8
+            tensor = image_ops.solarize(torch.from_numpy(img).to(dtype), threshold)
+            np.testing.assert_array_equal(tensor.numpy().astype(np.uint8), expected)
+        np.testing.assert_array_equal(image_ops.hwc_solarize(img, threshold), expected)
+    assert (image_ops.hwc_solarize(img, 256) == img).all()

@@ -1,6 +1,5 @@
 """Geometric transforms: random resized crop, resize, center crop and flip."""
 import math
-import warnings
 from typing import Sequence, Tuple, Union
 
 import cv2
@@ -44,16 +43,17 @@ def _resize(img: np.ndarray, height: int, width: int, interpolation: str) -> np.
         return np.ascontiguousarray(img)
     if interpolation == 'nearest':
         return cv2.resize(img, (width, height), interpolation=cv2.INTER_NEAREST)
-    with warnings.catch_warnings():
-        # MultiView's shared decoded image is read-only; it is only read here
-        warnings.filterwarnings('ignore', message='The given NumPy array is not writable')
-        hwc = torch.from_numpy(img)
     # torch's vectorised uint8 kernel wants contiguous HWC memory (a crop is a strided view:
-    # copying it is faster than the strided path), and a batch of one whose batch stride is
-    # the whole image (not 1 x C x H x W with ambiguous strides) makes torch return HWC memory
-    # too (pytorch issue 68430), so the result needs no repacking
-    out = F.interpolate(hwc.contiguous().unsqueeze(0).permute(0, 3, 1, 2), size=(height, width),
-                        mode=interpolation, antialias=True, align_corners=False)
+    # copying it is faster than the strided path; MultiView's shared decoded image is
+    # read-only, which torch.from_numpy warns about, so an uncropped one is copied too), and a
+    # batch of one whose batch stride is the whole image (not 1 x C x H x W with ambiguous
+    # strides) makes torch return HWC memory too (pytorch issue 68430): no repacking
+    hwc = np.ascontiguousarray(img)
+    if not hwc.flags.writeable:
+        hwc = hwc.copy()
+    out = F.interpolate(torch.from_numpy(hwc).unsqueeze(0).permute(0, 3, 1, 2),
+                        size=(height, width), mode=interpolation, antialias=True,
+                        align_corners=False)
     return np.ascontiguousarray(out[0].permute(1, 2, 0).numpy())  # already contiguous: a view
 
 
