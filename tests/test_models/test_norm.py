@@ -275,3 +275,15 @@ def test_sync_bn_runs_as_plain_bn_without_cuda():
     assert converted(torch.randn(5, 4)).shape == (5, 6)
     plain = nn.Sequential(nn.Linear(4, 6), nn.BatchNorm1d(6))
     assert revert_sync_bn_without_cuda(plain) is plain
+
+
+def test_split_bn_accepts_a_strided_input_and_frozen_parameters():
+    torch.manual_seed(0)
+    bn = SplitBatchNorm2d(4, num_splits=2).requires_grad_(False)
+    x = torch.randn(8, 5, 4, 6)[:, 1:, :, ::2].requires_grad_()  # neither NCHW nor NHWC dense
+    out = bn(x)
+    out.sum().backward()
+    expected = torch.cat([torch.nn.functional.batch_norm(part, None, None, training=True)
+                          for part in x.detach().split(4)])
+    assert torch.allclose(out, expected, atol=1e-5) and x.grad is not None
+    assert bn.weight.grad is None
