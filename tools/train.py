@@ -9,6 +9,7 @@ from mmmoco.apis import register_all_modules
 from mmmoco.apis.config_aliases import load_config
 from mmmoco.apis.cli import add_runner_arguments, apply_runner_arguments, parse_runner_args
 from mmmoco.apis.config_checks import ConfigCheckError, check_config
+from mmmoco.engine.runner.resume_checks import ResumeMismatchError
 from mmmoco.engine.runner.work_dir_lock import WorkDirBusyError
 from mmmoco.registry import RUNNERS
 
@@ -47,8 +48,9 @@ def main() -> None:
     """Check the config, build the runner from it and train.
 
     Raises:
-        SystemExit: If the config has an unknown key or an invalid value (names it), or
-            another run uses the work dir (names it).
+        SystemExit: If the config has an unknown key or an invalid value (names it),
+            another run uses the work dir (names it), or the checkpoint to resume does not
+            fit the run (names what changed).
     """
     args = parse_args()
     register_all_modules()
@@ -62,7 +64,12 @@ def main() -> None:
         runner = RUNNERS.build(cfg)
     except WorkDirBusyError as error:
         raise SystemExit(f'{args.config}: {error}') from None
-    runner.train()
+    try:
+        runner.train()
+    except ResumeMismatchError as error:
+        # a user error, not a crash: the message says what changed and what to do, and
+        # nothing was written (the check runs before the first iteration)
+        raise SystemExit(f'{args.config}: cannot resume: {error}') from None
     if dist.is_available() and dist.is_initialized():
         # leave the process group before exit: a gloo group torn down by the interpreter's exit
         # can abort a rank after the run has finished ("terminate called without an active

@@ -79,6 +79,22 @@ def test_resume_gives_the_same_weights_and_queue(two_epoch_run, sample_imagenet,
         assert torch.equal(uninterrupted[key], resumed[key]), key
 
 
+def test_resume_with_a_changed_learning_rate_exits_with_a_message(two_epoch_run,
+                                                                  sample_imagenet, tmp_path):
+    """A checkpoint that does not fit the run: one line naming the change, no traceback,
+    nothing written."""
+    env = dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1')
+    result = subprocess.run(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(tmp_path),
+         '--resume', osp.join(two_epoch_run, 'epoch_1.pth'), *tiny_options(sample_imagenet),
+         'optim_wrapper.optimizer.lr=0.5'],
+        cwd=ROOT, env=env, capture_output=True, text=True)
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert 'cannot resume' in result.stderr and 'optim_wrapper.optimizer.lr' in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not [name for name in os.listdir(tmp_path) if name.endswith('.pth')]
+
+
 def test_dist_train_two_gloo_processes_share_the_queue(sample_imagenet, tmp_path):
     """2-process DDP on CPU through dist_train.sh, with Shuffle BN across the ranks."""
     out = run(['bash', 'tools/dist_train.sh', CONFIG, '2', '--work-dir', str(tmp_path),
