@@ -384,11 +384,16 @@ def hwc_adjust_brightness(img: np.ndarray, factor: float) -> np.ndarray:
 
     Args:
         img: An RGB uint8 image (H, W, 3).
-        factor: The brightness factor (1 keeps the image).
+        factor: The brightness factor, >= 0 (1 keeps the image).
 
     Returns:
         A new uint8 image (H, W, 3).
+
+    Raises:
+        ValueError: If ``factor`` is negative (OpenCV would take the absolute value).
     """
+    if factor < 0:
+        raise ValueError(f'hwc_adjust_brightness: factor must be >= 0, got {factor!r}')
     return cv2.convertScaleAbs(img, alpha=float(factor))
 
 
