@@ -1,5 +1,6 @@
 """Datasets of image files on disk: class sub-folders, a file list, or a flat unlabeled folder,
 and ``AutoImageFolder``, which picks one of them from what is on disk."""
+import difflib
 import logging
 import os
 from typing import Callable, List, Sequence, Tuple, Union
@@ -340,6 +341,28 @@ def has_class_folders(folder: str, extensions: Sequence[str]) -> bool:
             and all(_holds_an_image(path, endings) for path in subfolders))
 
 
+def _refuse_a_near_miss(list_path: str) -> None:
+    """Refuse a missing file list whose folder holds a file of nearly its name (a typo), which
+    would otherwise silently switch the dataset to reading the folder.
+
+    Args:
+        list_path: The missing file list.
+
+    Raises:
+        FileNotFoundError: If the list's folder holds a file whose name is close to it.
+    """
+    folder, name = os.path.split(list_path)
+    if not os.path.isdir(folder or '.'):
+        return
+    candidates = [entry.name for entry in os.scandir(folder or '.') if entry.is_file()]
+    close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.8)
+    if close:
+        raise FileNotFoundError(
+            f'AutoImageFolder: ann_file {list_path!r} does not exist, but '
+            f'{os.path.join(folder, close[0])!r} does: correct ann_file, or set ann_file=\'\' '
+            'to read the image folder instead')
+
+
 def auto_image_folder(data_root: str = '', data_prefix: Union[str, dict] = '',
                       ann_file: str = '', pipeline: Sequence[Union[dict, Callable]] = (),
                       extensions: Sequence[str] = IMG_EXTENSIONS,
@@ -359,7 +382,8 @@ def auto_image_folder(data_root: str = '', data_prefix: Union[str, dict] = '',
         data_root: The dataset root.
         data_prefix: The image folder relative to ``data_root``, a str or
             ``dict(img_path=...)``.
-        ann_file: The file list relative to ``data_root``; used only when it exists.
+        ann_file: The file list relative to ``data_root``; used only when it exists (a
+            missing one whose folder holds a file of nearly its name is refused as a typo).
         pipeline: Transform configs or callables.
         extensions: File name endings (case-insensitive) that count as images.
         **kwargs: Further arguments of the chosen dataset (``skip_unreadable``,
@@ -367,12 +391,17 @@ def auto_image_folder(data_root: str = '', data_prefix: Union[str, dict] = '',
 
     Returns:
         The dataset.
+
+    Raises:
+        FileNotFoundError: If ``ann_file`` is missing but a file of nearly its name exists.
     """
     folder = os.path.join(data_root, _prefix_dict(data_prefix)['img_path']) or '.'
     list_path = os.path.join(data_root, ann_file) if ann_file else ''
     common = dict(data_root=data_root, data_prefix=data_prefix, pipeline=pipeline,
                   extensions=extensions, **kwargs)
     no_list = f'no file list at {list_path!r}' if list_path else 'no ann_file'
+    if list_path and not os.path.isfile(list_path):
+        _refuse_a_near_miss(list_path)
     if list_path and os.path.isfile(list_path):
         dataset = ImageFolderDataset(ann_file=ann_file, **common)
         reason = f'the file list {list_path!r} (labels where its lines have them)'

@@ -93,3 +93,12 @@ def test_nested_folders_without_classes_are_unlabeled(layout, sample_imagenet, t
 def test_missing_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match='nowhere'):
         build(str(tmp_path / 'nowhere'))
+
+
+def test_mistyped_file_list_is_refused_not_replaced_by_a_scan(sample_imagenet):
+    """meta/trian.txt next to meta/train.txt: a typo, so an error naming both, not a silent
+    switch to reading the class folders."""
+    with pytest.raises(FileNotFoundError, match=r"ann_file '.*meta/trian\.txt' does not exist, "
+                                                r"but '.*meta/train\.txt' does"):
+        build(sample_imagenet, 'train', ann_file='meta/trian.txt')
+    assert len(build(sample_imagenet, 'train', ann_file='')) == 20  # the way to opt out
