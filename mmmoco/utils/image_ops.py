@@ -19,7 +19,7 @@ real ImageNet photos at 224 px: 3e-4 of the grey levels, 6e-5 of the contrast an
 outputs, 1.3e-5 of the hue outputs).
 """
 import math
-from typing import Callable, List, Optional, Union
+from typing import List, Optional, Union
 
 import cv2
 import numpy as np
