@@ -292,13 +292,14 @@ def test_vit_knn_config_reads_the_class_token():
     assert features.shape == (2, 32)
 
 
-DEMO = 'mocov2_r18w16-small_2xb64-amp-coslr-150e_fashionmnist.py'
+FAST_PATH = 'mocov2_r18w16-small_2xb64-amp-coslr-150e_fashionmnist.py'
+DEMO = 'mocov2_r18w16-small_2xb32-amp-coslr-120e_fashionmnist.py'
 
 
-def test_demo_recipe_is_the_fashion_recipe_with_the_fast_path():
+def test_fast_path_recipe_is_the_fashion_recipe_on_two_processes():
     base = _cfg('mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist.py')
     batchaug = _cfg('mocov2_r18w16-small_1xb128-coslr-80e_fashionmnist_batchaug.py')
-    cfg = _cfg(DEMO)
+    cfg = _cfg(FAST_PATH)
     for key in ('backbone', 'neck', 'queue', 'head'):
         assert cfg.model[key] == base.model[key]
     assert cfg.optim_wrapper.optimizer == base.optim_wrapper.optimizer
@@ -319,5 +320,18 @@ def test_demo_recipe_is_the_fashion_recipe_with_the_fast_path():
     assert monitor.type == 'KNNEvalHook' and monitor.interval == 25
     for loader, split in ((monitor.bank_dataloader, 'train'), (monitor.query_dataloader, 'val')):
         assert loader.dataset.ann_file == f'meta/{split}.txt'
+
+
+def test_demo_recipe_is_the_fast_path_with_half_the_batch():
+    """The demo: 2 x 32 images a step at the linearly scaled learning rate, 120 epochs (the
+    fast path's wall time), everything else the fast path's."""
+    fast, cfg = _cfg(FAST_PATH), _cfg(DEMO)
+    assert cfg.model == fast.model and cfg.custom_hooks == fast.custom_hooks
+    assert cfg.train_dataloader.dataset == fast.train_dataloader.dataset
+    assert cfg.train_dataloader.batch_size * 2 == cfg.auto_scale_lr.base_batch_size == 64
+    assert cfg.optim_wrapper.optimizer == dict(fast.optim_wrapper.optimizer, lr=0.03)
+    assert cfg.optim_wrapper.type == fast.optim_wrapper.type == 'AmpOptimWrapper'
+    epochs = cfg.train_cfg.max_epochs
+    assert cfg.param_scheduler[0].T_max == cfg.param_scheduler[0].end == epochs == 120
     with open(osp.join(ROOT, 'tools', 'demo.sh')) as script:
         assert f'configs/{DEMO}' in script.read()

@@ -31,7 +31,7 @@ bash tools/install/setup_env.sh --core
 py=.venv/bin/python
 data=${MMMOCO_DEMO_DATA:-data/fashion_mnist}
 work=${MMMOCO_DEMO_WORK_DIR:-work_dirs/demo_fashionmnist}
-pretrain_cfg=${MMMOCO_DEMO_CONFIG:-configs/mocov2_r18w16-small_2xb64-amp-coslr-150e_fashionmnist.py}
+pretrain_cfg=${MMMOCO_DEMO_CONFIG:-configs/mocov2_r18w16-small_2xb32-amp-coslr-120e_fashionmnist.py}
 procs=${MMMOCO_DEMO_PROCS:-2}
 precision=()
 if ! grep -qwE 'avx512_bf16|amx_bf16' /proc/cpuinfo 2>/dev/null; then
