@@ -400,9 +400,10 @@ def auto_image_folder(data_root: str = '', data_prefix: Union[str, dict] = '',
     common = dict(data_root=data_root, data_prefix=data_prefix, pipeline=pipeline,
                   extensions=extensions, **kwargs)
     no_list = f'no file list at {list_path!r}' if list_path else 'no ann_file'
-    if list_path and not os.path.isfile(list_path):
+    has_list = bool(list_path) and os.path.isfile(list_path)
+    if list_path and not has_list:
         _refuse_a_near_miss(list_path)
-    if list_path and os.path.isfile(list_path):
+    if has_list:
         dataset = ImageFolderDataset(ann_file=ann_file, **common)
         reason = f'the file list {list_path!r} (labels where its lines have them)'
     elif os.path.isdir(folder) and has_class_folders(folder, extensions):
