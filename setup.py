@@ -68,6 +68,8 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(exclude=('configs', 'configs.*', 'tools', 'tools.*', 'tests',
                                     'tests.*')),
+    # the C++ sources of mmmoco.ops, compiled on first use (torch.utils.cpp_extension.load)
+    package_data={'mmmoco.ops': ['csrc/*.cpp']},
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt'),
     extras_require=dict(

@@ -13,6 +13,8 @@ from mmengine.logging import print_log
 from mmengine.model import revert_sync_batchnorm
 from torch import nn
 
+from mmmoco.ops import native_split_batch_norm
+
 
 def split_sizes(batch: int, num_splits: int) -> List[int]:
     """Sizes of the contiguous sub-batches of split BN, as equal as possible.
@@ -100,17 +102,21 @@ class SplitBatchNorm2d(nn.BatchNorm2d):
                              f'{tuple(x.shape[2:])} has one value per channel, so no batch '
                              f'statistics (batch {x.shape[0]}, num_splits {self.num_splits}): '
                              'use a larger batch or fewer splits (single_device_bn_splits)')
+        momentum = self._momentum() if self.track_running_stats else 0.0
+        native = native_split_batch_norm(x, self.weight, self.bias, self.running_mean,
+                                         self.running_var, self.num_splits, momentum, self.eps)
+        if native is not None:
+            return native
         # split_with_sizes, not tensor_split: its backward is one concatenation, where
         # tensor_split's slices would each scatter into a zero-filled batch-sized gradient
         parts = x.split(sizes)
         momenta = [0.0] * len(parts)
         if self.track_running_stats:
-            with torch.no_grad():
-                momenta = sequential_momenta(self._momentum(), len(parts))
+            momenta = sequential_momenta(momentum, len(parts))
         return torch.cat([
             torch.batch_norm(part, self.weight, self.bias, self.running_mean, self.running_var,
-                             True, momentum, self.eps, torch.backends.cudnn.enabled)
-            for part, momentum in zip(parts, momenta)])
+                             True, factor, self.eps, torch.backends.cudnn.enabled)
+            for part, factor in zip(parts, momenta)])
 
     def extra_repr(self) -> str:
         """Describe the layer, including its number of splits."""

@@ -1,0 +1,186 @@
+"""Split batch norm in one native call per layer on CPU (``csrc/split_batch_norm.cpp``).
+
+:class:`mmmoco.models.utils.SplitBatchNorm2d` normalises each of S sub-batches with its own
+statistics. In PyTorch that takes S ``batch_norm`` calls per layer, a concatenation of their
+outputs, S autograd nodes and S weight-gradient accumulations; at the sizes of a small CPU run
+(4 to 16 samples per sub-batch) that fixed cost is most of the layer's time. The native operator
+computes every sub-batch's statistics, the normalisation, the running statistics update and the
+backward pass in one call each, for float32 and bfloat16 inputs in NCHW or channels_last.
+
+The operator is compiled with ``torch.utils.cpp_extension.load`` the first time it is needed
+(about 15 s, then cached in ``$TORCH_EXTENSIONS_DIR/mmmoco``, by default
+``~/.cache/torch_extensions/mmmoco``) with the machine's vector instructions (AVX2 and FMA where
+the CPU has them; the build's folder says which, so a shared cache never hands one CPU another's
+build). Concurrent processes wait for one build; a lock left by a build that was killed is
+removed after ``STALE_LOCK_SECONDS`` instead of blocking every later run. Where it cannot be
+built (no compiler, no ninja, no writable cache) a warning says why once and the PyTorch path
+runs instead; ``MMMOCO_NATIVE_OPS=0`` turns it off.
+"""
+import functools
+import logging
+import os
+import os.path as osp
+import platform
+import sys
+import time
+import warnings
+from typing import List, Optional, Tuple
+
+import torch
+
+#: Environment variable that turns the native operators off when set to 0.
+NATIVE_OPS_ENV = 'MMMOCO_NATIVE_OPS'
+
+#: Age after which a build lock is taken for the leftover of a killed build (a build takes
+#: about 15 s).
+STALE_LOCK_SECONDS = 600
+
+_SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'split_batch_norm.cpp')
+_X86_FLAGS = ('avx2', 'fma', 'f16c')
+
+
+def _cpu_flags() -> set:
+    """The CPU feature flags Linux reports (empty elsewhere or when unreadable)."""
+    try:
+        with open('/proc/cpuinfo', encoding='utf-8') as f:
+            for line in f:
+                if line.startswith('flags'):
+                    return set(line.split(':', 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def build_flags() -> Tuple[str, List[str]]:
+    """The instruction-set tag of the build and its compiler flags.
+
+    Returns:
+        ``('avx2', [...])`` on an x86-64 CPU with AVX2, FMA and F16C, else ``('base', ['-O3'])``.
+    """
+    if platform.machine() in ('x86_64', 'AMD64') and set(_X86_FLAGS) <= _cpu_flags():
+        return 'avx2', ['-O3', *(f'-m{flag}' for flag in _X86_FLAGS)]
+    return 'base', ['-O3']
+
+
+def build_directory(name: str) -> str:
+    """The folder of one build: per torch and Python version, under ``TORCH_EXTENSIONS_DIR``.
+
+    Args:
+        name: The extension's name (with its instruction-set tag).
+
+    Returns:
+        The folder (created if missing).
+    """
+    root = os.environ.get('TORCH_EXTENSIONS_DIR') or osp.join(
+        osp.expanduser('~'), '.cache', 'torch_extensions')
+    python = f'py{sys.version_info.major}{sys.version_info.minor}'
+    path = osp.join(root, 'mmmoco', f'{name}_torch{torch.__version__}_{python}')
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def remove_stale_lock(directory: str) -> None:
+    """Remove the build lock of ``directory`` if it is older than :data:`STALE_LOCK_SECONDS`
+    (torch's builder would otherwise wait for it forever).
+
+    Args:
+        directory: A build folder.
+    """
+    lock = osp.join(directory, 'lock')
+    try:
+        age = time.time() - os.path.getmtime(lock)
+    except OSError:  # no lock
+        return
+    if age > STALE_LOCK_SECONDS:
+        warnings.warn(f'mmmoco: removing the build lock {lock}, left {age:.0f} s ago by a build '
+                      'that did not finish', RuntimeWarning, stacklevel=3)
+        try:
+            os.remove(lock)
+        except FileNotFoundError:  # another process removed it first
+            pass
+
+
+def op_loaded() -> bool:
+    """Whether this process has already loaded the operator."""
+    return hasattr(torch.ops.mmmoco_split_bn, 'split_batch_norm')
+
+
+@functools.lru_cache(maxsize=None)
+def split_batch_norm_op_available() -> bool:
+    """Build (or load the cached build of) the native split batch norm, once per process.
+
+    Returns:
+        Whether ``torch.ops.mmmoco_split_bn`` can be used; False with one warning naming the
+        reason when it cannot be built, False without one when ``MMMOCO_NATIVE_OPS=0``.
+    """
+    if os.environ.get(NATIVE_OPS_ENV, '1') == '0':
+        return False
+    if op_loaded():  # by an earlier call: a second library would register the names twice
+        return True
+    tag, flags = build_flags()
+    # importing the builder warns "No CUDA runtime is found" on every CPU machine with a CUDA
+    # folder: irrelevant to a C++-only operator
+    builder_log = logging.getLogger('torch.utils.cpp_extension')
+    level = builder_log.level
+    builder_log.setLevel(logging.ERROR)
+    try:
+        from torch.utils.cpp_extension import load
+        name = f'mmmoco_split_bn_{tag}'
+        directory = build_directory(name)
+        remove_stale_lock(directory)
+        load(name=name, sources=[_SOURCE], extra_cflags=flags, build_directory=directory,
+             is_python_module=False, verbose=False)
+    except Exception as error:  # no compiler, no ninja, a read-only cache: fall back
+        warnings.warn(f'mmmoco: the native split batch norm could not be built ({error}); '
+                      f'split BN runs in PyTorch instead (slower on CPU). Set '
+                      f'{NATIVE_OPS_ENV}=0 to skip the attempt.', RuntimeWarning, stacklevel=2)
+        return False
+    finally:
+        builder_log.setLevel(level)
+    return True
+
+
+def _native_input(x: torch.Tensor) -> bool:
+    """Whether the operator takes ``x``: a CPU (N, C, H, W) float32/bfloat16 batch, contiguous
+    in NCHW or channels_last."""
+    return (x.device.type == 'cpu' and x.dim() == 4 and x.dtype in (torch.float32, torch.bfloat16)
+            and (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)))
+
+
+def _native_parameter(tensor: Optional[torch.Tensor]) -> bool:
+    """Whether the operator takes ``tensor`` as a weight, bias or running statistic."""
+    return tensor is None or (tensor.device.type == 'cpu' and tensor.dtype == torch.float32)
+
+
+def native_split_batch_norm(x: torch.Tensor, weight: Optional[torch.Tensor],
+                            bias: Optional[torch.Tensor], running_mean: Optional[torch.Tensor],
+                            running_var: Optional[torch.Tensor], num_splits: int,
+                            momentum: float, eps: float) -> Optional[torch.Tensor]:
+    """Split batch norm of ``x`` by the native operator, or None where it does not apply.
+
+    It applies to a CPU batch (N, C, H, W) of float32 or bfloat16, contiguous in NCHW or
+    channels_last, with float32 affine parameters and running statistics (or none), once the
+    operator is built, outside ``torch.compile`` (which traces the PyTorch path). The operator
+    is its own autograd node: the backward pass is one native call too.
+
+    Args:
+        x: The batch.
+        weight: Per-channel scale (C) or None.
+        bias: Per-channel shift (C) or None.
+        running_mean: Running mean (C) updated in place, or None.
+        running_var: Running unbiased variance (C) updated in place, or None.
+        num_splits: Number of contiguous sub-batches S (at most N are used).
+        momentum: Update factor of the running statistics with the mean over the sub-batches.
+        eps: Added to the variance.
+
+    Returns:
+        The normalised batch (same dtype and memory format), or None when the PyTorch path
+        must run.
+    """
+    if not (_native_input(x) and all(_native_parameter(t) for t in
+                                      (weight, bias, running_mean, running_var))):
+        return None
+    if torch.compiler.is_compiling() or not split_batch_norm_op_available():
+        return None
+    return torch.ops.mmmoco_split_bn.split_batch_norm(x, weight, bias, running_mean, running_var,
+                                                      num_splits, momentum, eps)

@@ -1,0 +1,244 @@
+"""The native split batch norm (mmmoco/ops) against a float64 reference and the PyTorch path."""
+import os
+import pathlib
+import time
+import warnings
+from typing import List, Tuple
+
+import pytest
+import torch
+from torch import nn
+
+from mmmoco.models.utils import SplitBatchNorm2d
+from mmmoco.models.utils.norm import split_sizes
+from mmmoco.ops import native_split_batch_norm, split_batch_norm_op_available
+from mmmoco.ops import split_batch_norm as split_batch_norm_module
+from mmmoco.ops.split_batch_norm import NATIVE_OPS_ENV
+
+
+@pytest.fixture
+def path(request, monkeypatch):
+    """Run the layer through the native operator ('native') or through PyTorch ('torch')."""
+    monkeypatch.setenv(NATIVE_OPS_ENV, '1' if request.param == 'native' else '0')
+    split_batch_norm_op_available.cache_clear()
+    if request.param == 'native':
+        assert split_batch_norm_op_available(), 'the native split batch norm did not build'
+    yield request.param
+    split_batch_norm_op_available.cache_clear()
+
+
+def reference(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, num_splits: int,
+              eps: float) -> torch.Tensor:
+    """Split batch norm in float64 by its definition (contiguous sub-batches)."""
+    parts = []
+    for part in x.double().split(split_sizes(x.shape[0], num_splits)):
+        mean = part.mean((0, 2, 3), keepdim=True)
+        var = part.var((0, 2, 3), unbiased=False, keepdim=True)
+        parts.append((part - mean) / (var + eps).sqrt() * weight.double().view(1, -1, 1, 1)
+                     + bias.double().view(1, -1, 1, 1))
+    return torch.cat(parts)
+
+
+def run_layer(x: torch.Tensor, grad: torch.Tensor, num_splits: int, weight: torch.Tensor,
+              bias: torch.Tensor) -> Tuple[SplitBatchNorm2d, torch.Tensor, torch.Tensor]:
+    """Forward and backward of a SplitBatchNorm2d; returns it, its output and the input grad."""
+    layer = SplitBatchNorm2d(x.shape[1], num_splits, momentum=0.1)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        layer.bias.copy_(bias)
+    x = x.detach().clone().requires_grad_()
+    y = layer(x)
+    y.backward(grad)
+    return layer, y.detach(), x.grad
+
+
+def max_error(value: torch.Tensor, expected: torch.Tensor) -> float:
+    """Largest absolute difference, relative to the largest expected magnitude."""
+    return ((value.double() - expected).abs().max() / expected.abs().max().clamp_min(1)).item()
+
+
+CASES: List[Tuple[Tuple[int, int, int, int], int]] = [
+    ((32, 16, 7, 7), 8),  # equal sub-batches
+    ((30, 12, 5, 3), 4),  # uneven: 8 + 8 + 7 + 7
+    ((6, 8, 1, 1), 3),    # 1x1 maps: NCHW and channels_last coincide
+]
+
+
+@pytest.mark.parametrize('path', ['native', 'torch'], indirect=True)
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize('channels_last', [False, True])
+@pytest.mark.parametrize('shape,num_splits', CASES)
+def test_forward_backward_and_running_stats_match_the_definition(path, dtype, channels_last,
+                                                                 shape, num_splits):
+    torch.manual_seed(0)
+    x = (torch.randn(shape) * 3 + 5).to(dtype)  # an offset mean: cancellation would show
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    weight, bias = torch.rand(shape[1]) + 0.5, torch.randn(shape[1])
+    grad = torch.randn(shape).to(dtype)
+    layer, y, grad_x = run_layer(x, grad, num_splits, weight, bias)
+
+    x64 = x.double().requires_grad_()
+    weight64, bias64 = weight.double().requires_grad_(), bias.double().requires_grad_()
+    expected = reference(x64, weight64, bias64, num_splits, layer.eps)
+    expected.backward(grad.double())
+    # bfloat16 keeps 8 significant bits: one rounding of the output and input gradient. The
+    # input gradient of 2-sample sub-batches (the 1x1 case) cancels to 1e-3 of its terms.
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-2
+    assert y.dtype == dtype and grad_x.dtype == dtype
+    assert max_error(y, expected.detach()) < tolerance
+    assert max_error(grad_x, x64.grad) < 5 * tolerance
+    # the native backward sums in float32; torch's channels_last bfloat16 backward loses about
+    # 2e-3 of the weight and bias gradients
+    parameter_tolerance = 5e-3 if (path, dtype) == ('torch', torch.bfloat16) else 1e-4
+    assert max_error(layer.weight.grad, weight64.grad) < parameter_tolerance
+    assert max_error(layer.bias.grad, bias64.grad) < parameter_tolerance
+    assert y.is_contiguous(memory_format=torch.channels_last if channels_last
+                           else torch.contiguous_format)
+
+    parts = x.double().split(split_sizes(shape[0], num_splits))
+    means = torch.stack([p.mean((0, 2, 3)) for p in parts]).mean(0)
+    variances = torch.stack([p.var((0, 2, 3), unbiased=True) for p in parts]).mean(0)
+    assert torch.allclose(layer.running_mean.double(), 0.1 * means, rtol=1e-5, atol=1e-5)
+    assert torch.allclose(layer.running_var.double(), 0.9 + 0.1 * variances, rtol=1e-5)
+    assert int(layer.num_batches_tracked) == 1
+
+
+@pytest.mark.parametrize('path', ['native'], indirect=True)
+def test_the_native_path_is_one_autograd_node_per_layer(path):
+    x = torch.randn(8, 4, 3, 3, requires_grad=True)
+    y = SplitBatchNorm2d(4, 4)(x)
+    assert 'SplitBatchNormFunction' in y.grad_fn.name()  # not S batch norms and a concatenation
+    y.sum().backward()
+    assert x.grad is not None
+
+
+@pytest.mark.parametrize('path', ['native'], indirect=True)
+def test_native_and_torch_paths_agree_without_affine_or_running_stats(path, monkeypatch):
+    torch.manual_seed(1)
+    x = torch.randn(12, 5, 4, 4).contiguous(memory_format=torch.channels_last)
+    grad = torch.randn_like(x)
+    results = []
+    for setting in ('1', '0'):
+        monkeypatch.setenv(NATIVE_OPS_ENV, setting)
+        split_batch_norm_op_available.cache_clear()
+        layer = SplitBatchNorm2d(5, 3, affine=False, track_running_stats=False)
+        x_in = x.clone().requires_grad_()
+        y = layer(x_in)
+        y.backward(grad)
+        results.append((y.detach(), x_in.grad))
+    assert torch.allclose(results[0][0], results[1][0], atol=2e-5)
+    assert torch.allclose(results[0][1], results[1][1], atol=2e-5)
+
+
+@pytest.mark.parametrize('path', ['native'], indirect=True)
+def test_cumulative_running_average_matches_the_torch_path(path, monkeypatch):
+    torch.manual_seed(2)
+    batches = [torch.randn(8, 3, 2, 2) * (i + 1) for i in range(3)]
+    buffers = []
+    for setting in ('1', '0'):
+        monkeypatch.setenv(NATIVE_OPS_ENV, setting)
+        split_batch_norm_op_available.cache_clear()
+        layer = SplitBatchNorm2d(3, 2, momentum=None)
+        for batch in batches:
+            layer(batch)
+        buffers.append((layer.running_mean.clone(), layer.running_var.clone()))
+    assert torch.allclose(buffers[0][0], buffers[1][0], atol=1e-5)
+    assert torch.allclose(buffers[0][1], buffers[1][1], atol=1e-4)
+
+
+@pytest.mark.parametrize('path', ['native'], indirect=True)
+def test_inputs_the_operator_does_not_take_go_to_the_torch_path(path):
+    weight, bias = torch.ones(3), torch.zeros(3)
+    for x in (torch.randn(4, 3, 2, 2, dtype=torch.float64),   # dtype
+              torch.randn(4, 3, 2, 4)[..., ::2],               # strided
+              torch.randn(4, 3, 5)):                           # not (N, C, H, W)
+        assert native_split_batch_norm(x, weight, bias, None, None, 2, 0.1, 1e-5) is None
+    half_weight = weight.to(torch.bfloat16)
+    x = torch.randn(4, 3, 2, 2)
+    assert native_split_batch_norm(x, half_weight, bias, None, None, 2, 0.1, 1e-5) is None
+    layer = SplitBatchNorm2d(3, 2).double()  # the layer still works, through PyTorch
+    assert layer(torch.randn(4, 3, 2, 2, dtype=torch.float64)).dtype == torch.float64
+
+
+def test_a_failed_build_warns_once_and_falls_back(monkeypatch):
+    import torch.utils.cpp_extension as builder
+
+    def no_compiler(*args, **kwargs):
+        raise RuntimeError('no C++ compiler (test)')
+
+    monkeypatch.setenv(NATIVE_OPS_ENV, '1')
+    monkeypatch.setattr(builder, 'load', no_compiler)
+    monkeypatch.setattr(split_batch_norm_module, 'op_loaded', lambda: False)
+    split_batch_norm_op_available.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match='no C.. compiler .test.'):
+            assert not split_batch_norm_op_available()
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')  # once per process: no second warning
+            layer = SplitBatchNorm2d(3, 2)
+            x = torch.randn(6, 3, 2, 2, requires_grad=True)
+            y = layer(x)
+        assert 'SplitBatchNormFunction' not in y.grad_fn.name()
+        expected = reference(x.detach(), layer.weight.detach(), layer.bias.detach(), 2, layer.eps)
+        assert torch.allclose(y.double(), expected, atol=1e-5)
+    finally:
+        split_batch_norm_op_available.cache_clear()
+
+
+def test_a_lock_left_by_a_killed_build_is_removed(monkeypatch, tmp_path):
+    import torch.utils.cpp_extension as builder
+    module = split_batch_norm_module
+
+    monkeypatch.setenv(NATIVE_OPS_ENV, '1')
+    monkeypatch.setenv('TORCH_EXTENSIONS_DIR', str(tmp_path))
+    tag, _ = module.build_flags()
+    directory = module.build_directory(f'mmmoco_split_bn_{tag}')
+    assert directory.startswith(str(tmp_path / 'mmmoco'))
+    lock = pathlib.Path(directory, 'lock')
+    lock.touch()
+    old = time.time() - module.STALE_LOCK_SECONDS - 5
+    os.utime(lock, (old, old))
+    seen = []
+
+    def fake_load(*args, build_directory, **kwargs):  # torch's builder would wait for the lock
+        seen.append(pathlib.Path(build_directory, 'lock').exists())
+
+    monkeypatch.setattr(builder, 'load', fake_load)
+    monkeypatch.setattr(module, 'op_loaded', lambda: False)  # as in a fresh process
+    split_batch_norm_op_available.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match='removing the build lock'):
+            assert split_batch_norm_op_available()
+        assert seen == [False]
+        lock.touch()  # a fresh lock belongs to a build in progress: left alone
+        split_batch_norm_op_available.cache_clear()
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            split_batch_norm_op_available()
+        assert seen == [False, True]
+    finally:
+        split_batch_norm_op_available.cache_clear()
+
+
+def test_switched_off_it_is_not_built(monkeypatch):
+    import torch.utils.cpp_extension as builder
+    monkeypatch.setenv(NATIVE_OPS_ENV, '0')
+    monkeypatch.setattr(builder, 'load', lambda *a, **k: pytest.fail('built despite the switch'))
+    split_batch_norm_op_available.cache_clear()
+    try:
+        assert not split_batch_norm_op_available()
+        assert SplitBatchNorm2d(2, 2)(torch.randn(4, 2, 3, 3)).shape == (4, 2, 3, 3)
+    finally:
+        split_batch_norm_op_available.cache_clear()
+
+
+def test_eval_mode_is_plain_batch_norm():
+    layer = SplitBatchNorm2d(3, 4)
+    layer(torch.randn(8, 3, 4, 4))
+    layer.eval()
+    plain = nn.BatchNorm2d(3)
+    plain.load_state_dict(layer.state_dict())
+    plain.eval()
+    x = torch.randn(5, 3, 4, 4)
+    assert torch.equal(layer(x), plain(x))
