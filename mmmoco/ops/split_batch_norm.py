@@ -9,14 +9,16 @@ backward pass in one call each, for float32 and bfloat16 inputs in NCHW or chann
 
 The operator is compiled with ``torch.utils.cpp_extension.load`` the first time it is needed
 (about 15 s, then cached in ``$TORCH_EXTENSIONS_DIR/mmmoco``, by default
-``~/.cache/torch_extensions/mmmoco``) with the machine's vector instructions (AVX2 and FMA where
-the CPU has them; the build's folder says which, so a shared cache never hands one CPU another's
+``~/.cache/torch_extensions/mmmoco``, one folder per source text, so every checkout and
+installed copy shares one build) with the machine's vector instructions (AVX2 and FMA where the
+CPU has them; the build's folder says which, so a shared cache never hands one CPU another's
 build). Concurrent processes wait for one build; a lock left by a build that was killed is
 removed after ``STALE_LOCK_SECONDS`` instead of blocking every later run. Where it cannot be
 built (no compiler, no ninja, no writable cache) a warning says why once and the PyTorch path
 runs instead; ``MMMOCO_NATIVE_OPS=0`` turns it off.
 """
 import functools
+import hashlib
 import logging
 import os
 import os.path as osp
@@ -62,11 +64,13 @@ def build_flags() -> Tuple[str, List[str]]:
     return 'base', ['-O3']
 
 
-def build_directory(name: str) -> str:
-    """The folder of one build: per torch and Python version, under ``TORCH_EXTENSIONS_DIR``.
+def build_directory(name: str, source: bytes) -> str:
+    """The folder of one build: per source text, torch and Python version, under
+    ``TORCH_EXTENSIONS_DIR``.
 
     Args:
         name: The extension's name (with its instruction-set tag).
+        source: The C++ source text.
 
     Returns:
         The folder (created if missing).
@@ -74,8 +78,34 @@ def build_directory(name: str) -> str:
     root = os.environ.get('TORCH_EXTENSIONS_DIR') or osp.join(
         osp.expanduser('~'), '.cache', 'torch_extensions')
     python = f'py{sys.version_info.major}{sys.version_info.minor}'
-    path = osp.join(root, 'mmmoco', f'{name}_torch{torch.__version__}_{python}')
+    digest = hashlib.sha256(source).hexdigest()[:12]
+    path = osp.join(root, 'mmmoco', f'{name}_{digest}_torch{torch.__version__}_{python}')
     os.makedirs(path, exist_ok=True)
+    return path
+
+
+def staged_source(directory: str, source: bytes) -> str:
+    """The source copied into its build folder, so that every checkout and installed copy of
+    mmmoco builds the same file (torch's builder rebuilds when a source's path changes).
+
+    Args:
+        directory: The build folder.
+        source: The C++ source text.
+
+    Returns:
+        The copy's path (written atomically when missing or different).
+    """
+    path = osp.join(directory, osp.basename(_SOURCE))
+    try:
+        with open(path, 'rb') as f:
+            if f.read() == source:
+                return path
+    except OSError:
+        pass
+    partial = f'{path}.{os.getpid()}.tmp'
+    with open(partial, 'wb') as f:
+        f.write(source)
+    os.replace(partial, path)
     return path
 
 
@@ -126,10 +156,12 @@ def split_batch_norm_op_available() -> bool:
     try:
         from torch.utils.cpp_extension import load
         name = f'mmmoco_split_bn_{tag}'
-        directory = build_directory(name)
+        with open(_SOURCE, 'rb') as f:
+            source = f.read()
+        directory = build_directory(name, source)
         remove_stale_lock(directory)
-        load(name=name, sources=[_SOURCE], extra_cflags=flags, build_directory=directory,
-             is_python_module=False, verbose=False)
+        load(name=name, sources=[staged_source(directory, source)], extra_cflags=flags,
+             build_directory=directory, is_python_module=False, verbose=False)
     except Exception as error:  # no compiler, no ninja, a read-only cache: fall back
         warnings.warn(f'mmmoco: the native split batch norm could not be built ({error}); '
                       f'split BN runs in PyTorch instead (slower on CPU). Set '

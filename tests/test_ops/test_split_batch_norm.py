@@ -193,7 +193,8 @@ def test_a_lock_left_by_a_killed_build_is_removed(monkeypatch, tmp_path):
     monkeypatch.setenv(NATIVE_OPS_ENV, '1')
     monkeypatch.setenv('TORCH_EXTENSIONS_DIR', str(tmp_path))
     tag, _ = module.build_flags()
-    directory = module.build_directory(f'mmmoco_split_bn_{tag}')
+    with open(module._SOURCE, 'rb') as f:
+        directory = module.build_directory(f'mmmoco_split_bn_{tag}', f.read())
     assert directory.startswith(str(tmp_path / 'mmmoco'))
     lock = pathlib.Path(directory, 'lock')
     lock.touch()
@@ -219,6 +220,27 @@ def test_a_lock_left_by_a_killed_build_is_removed(monkeypatch, tmp_path):
         assert seen == [False, True]
     finally:
         split_batch_norm_op_available.cache_clear()
+
+
+def test_every_copy_of_the_source_builds_in_one_folder(monkeypatch, tmp_path):
+    """A second checkout or an installed wheel must not rebuild (torch's builder rebuilds when
+    a source's path changes): the source is staged into a folder named after its text."""
+    module = split_batch_norm_module
+    monkeypatch.setenv('TORCH_EXTENSIONS_DIR', str(tmp_path / 'cache'))
+    source = pathlib.Path(module._SOURCE).read_bytes()
+    staged = set()
+    for checkout in ('a', 'b'):
+        copy = tmp_path / checkout / 'split_batch_norm.cpp'
+        copy.parent.mkdir()
+        copy.write_bytes(source)
+        monkeypatch.setattr(module, '_SOURCE', str(copy))
+        directory = module.build_directory('mmmoco_split_bn_test', copy.read_bytes())
+        staged.add(module.staged_source(directory, copy.read_bytes()))
+    [path] = staged
+    assert pathlib.Path(path).read_bytes() == source
+    assert pathlib.Path(path).parent.parent == tmp_path / 'cache' / 'mmmoco'
+    changed = module.build_directory('mmmoco_split_bn_test', source + b'// changed\n')
+    assert changed != str(pathlib.Path(path).parent)  # another text, another build
 
 
 def test_switched_off_it_is_not_built(monkeypatch):
