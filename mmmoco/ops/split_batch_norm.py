@@ -164,7 +164,8 @@ def split_batch_norm_op_available() -> bool:
              build_directory=directory, is_python_module=False, verbose=False)
     except Exception as error:  # no compiler, no ninja, a read-only cache: fall back
         warnings.warn(f'mmmoco: the native split batch norm could not be built ({error}); '
-                      f'split BN runs in PyTorch instead (slower on CPU). Set '
+                      'split BN runs in PyTorch instead (slower on CPU). Building it needs a '
+                      'C++ compiler and ninja (pip install ninja); set '
                       f'{NATIVE_OPS_ENV}=0 to skip the attempt.', RuntimeWarning, stacklevel=2)
         return False
     finally:
