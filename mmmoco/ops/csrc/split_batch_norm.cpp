@@ -28,44 +28,49 @@ std::vector<int64_t> split_bounds(int64_t batch, int64_t num_splits) {
   return bounds;
 }
 
-// Sum of (x - pivot) and of its square over a sub-batch, per channel.
-// channels_last: rows of C values; NCHW: planes of hw values per (sample, channel).
+// Per channel over a sub-batch: the sums of (u - u_shift) and of (u - u_shift) * (v - v_shift).
+// Forward: u = v = x shifted by a pivot (the sum and the sum of squares); backward: u = the
+// output gradient unshifted, v = x shifted by the mean.
+// channels_last: rows of C values; NCHW: planes of hw values per (sample, channel), summed in
+// kLanes independent partial sums.
 template <typename T>
-void shifted_sums(const T* x, int64_t first, int64_t last, int64_t channels, int64_t hw,
-                  bool channels_last, const float* pivot, float* sum, float* sumsq) {
-  std::fill(sum, sum + channels, 0.f);
-  std::fill(sumsq, sumsq + channels, 0.f);
+void paired_sums(const T* u, const T* v, int64_t first, int64_t last, int64_t channels,
+                 int64_t hw, bool channels_last, const float* u_shift, const float* v_shift,
+                 float* sum_u, float* sum_uv) {
+  std::fill(sum_u, sum_u + channels, 0.f);
+  std::fill(sum_uv, sum_uv + channels, 0.f);
   if (channels_last) {
     for (int64_t row = first * hw; row < last * hw; ++row) {
-      const T* in = x + row * channels;
+      const T* ur = u + row * channels;
+      const T* vr = v + row * channels;
       for (int64_t c = 0; c < channels; ++c) {
-        const float d = static_cast<float>(in[c]) - pivot[c];
-        sum[c] += d;
-        sumsq[c] += d * d;
+        const float du = static_cast<float>(ur[c]) - u_shift[c];
+        sum_u[c] += du;
+        sum_uv[c] += du * (static_cast<float>(vr[c]) - v_shift[c]);
       }
     }
     return;
   }
   for (int64_t n = first; n < last; ++n) {
     for (int64_t c = 0; c < channels; ++c) {
-      const T* plane = x + (n * channels + c) * hw;
-      float s[kLanes] = {0.f}, q[kLanes] = {0.f};
+      const int64_t offset = (n * channels + c) * hw;
+      float su[kLanes] = {0.f}, suv[kLanes] = {0.f};
       int64_t i = 0;
       for (; i + kLanes <= hw; i += kLanes) {
         for (int64_t l = 0; l < kLanes; ++l) {
-          const float d = static_cast<float>(plane[i + l]) - pivot[c];
-          s[l] += d;
-          q[l] += d * d;
+          const float du = static_cast<float>(u[offset + i + l]) - u_shift[c];
+          su[l] += du;
+          suv[l] += du * (static_cast<float>(v[offset + i + l]) - v_shift[c]);
         }
       }
       for (; i < hw; ++i) {
-        const float d = static_cast<float>(plane[i]) - pivot[c];
-        s[0] += d;
-        q[0] += d * d;
+        const float du = static_cast<float>(u[offset + i]) - u_shift[c];
+        su[0] += du;
+        suv[0] += du * (static_cast<float>(v[offset + i]) - v_shift[c]);
       }
       for (int64_t l = 0; l < kLanes; ++l) {
-        sum[c] += s[l];
-        sumsq[c] += q[l];
+        sum_u[c] += su[l];
+        sum_uv[c] += suv[l];
       }
     }
   }
@@ -79,7 +84,9 @@ void affine(const T* x, T* out, int64_t first, int64_t last, int64_t channels, i
     for (int64_t row = first * hw; row < last * hw; ++row) {
       const T* in = x + row * channels;
       T* o = out + row * channels;
-      for (int64_t c = 0; c < channels; ++c) o[c] = static_cast<T>(static_cast<float>(in[c]) * a[c] + b[c]);
+      for (int64_t c = 0; c < channels; ++c) {
+        o[c] = static_cast<T>(static_cast<float>(in[c]) * a[c] + b[c]);
+      }
     }
     return;
   }
@@ -88,49 +95,6 @@ void affine(const T* x, T* out, int64_t first, int64_t last, int64_t channels, i
       const int64_t offset = (n * channels + c) * hw;
       for (int64_t i = 0; i < hw; ++i) {
         out[offset + i] = static_cast<T>(static_cast<float>(x[offset + i]) * a[c] + b[c]);
-      }
-    }
-  }
-}
-
-// Per channel over a sub-batch: sum of g and sum of g * (x - mean).
-template <typename T>
-void grad_sums(const T* g, const T* x, int64_t first, int64_t last, int64_t channels, int64_t hw,
-               bool channels_last, const float* mean, float* sum_g, float* sum_gx) {
-  std::fill(sum_g, sum_g + channels, 0.f);
-  std::fill(sum_gx, sum_gx + channels, 0.f);
-  if (channels_last) {
-    for (int64_t row = first * hw; row < last * hw; ++row) {
-      const T* gr = g + row * channels;
-      const T* xr = x + row * channels;
-      for (int64_t c = 0; c < channels; ++c) {
-        const float gv = static_cast<float>(gr[c]);
-        sum_g[c] += gv;
-        sum_gx[c] += gv * (static_cast<float>(xr[c]) - mean[c]);
-      }
-    }
-    return;
-  }
-  for (int64_t n = first; n < last; ++n) {
-    for (int64_t c = 0; c < channels; ++c) {
-      const int64_t offset = (n * channels + c) * hw;
-      float s[kLanes] = {0.f}, p[kLanes] = {0.f};
-      int64_t i = 0;
-      for (; i + kLanes <= hw; i += kLanes) {
-        for (int64_t l = 0; l < kLanes; ++l) {
-          const float gv = static_cast<float>(g[offset + i + l]);
-          s[l] += gv;
-          p[l] += gv * (static_cast<float>(x[offset + i + l]) - mean[c]);
-        }
-      }
-      for (; i < hw; ++i) {
-        const float gv = static_cast<float>(g[offset + i]);
-        s[0] += gv;
-        p[0] += gv * (static_cast<float>(x[offset + i]) - mean[c]);
-      }
-      for (int64_t l = 0; l < kLanes; ++l) {
-        sum_g[c] += s[l];
-        sum_gx[c] += p[l];
       }
     }
   }
@@ -146,7 +110,8 @@ void grad_input(const T* g, const T* x, T* out, int64_t first, int64_t last, int
       const T* xr = x + row * channels;
       T* o = out + row * channels;
       for (int64_t c = 0; c < channels; ++c) {
-        o[c] = static_cast<T>(static_cast<float>(gr[c]) * k1[c] + static_cast<float>(xr[c]) * k2[c] + k3[c]);
+        o[c] = static_cast<T>(static_cast<float>(gr[c]) * k1[c] +
+                              static_cast<float>(xr[c]) * k2[c] + k3[c]);
       }
     }
     return;
@@ -175,8 +140,8 @@ void forward_kernel(const T* x, T* y, const float* weight, const float* bias, fl
         pivot[c] = static_cast<float>(           // keeps E[d^2] - E[d]^2 free of cancellation
             channels_last ? x[first * hw * channels + c] : x[(first * channels + c) * hw]);
       }
-      shifted_sums(x, first, last, channels, hw, channels_last, pivot.data(), sum.data(),
-                   sumsq.data());
+      paired_sums(x, x, first, last, channels, hw, channels_last, pivot.data(), pivot.data(),
+                  sum.data(), sumsq.data());
       const float count = static_cast<float>((last - first) * hw);
       float* mu = mean + s * channels;
       float* inv = invstd + s * channels;
@@ -201,7 +166,7 @@ void backward_kernel(const T* g, const T* x, T* grad_x, const float* weight, con
                      bool channels_last) {
   const int64_t splits = static_cast<int64_t>(bounds.size()) - 1;
   at::parallel_for(0, splits, 1, [&](int64_t begin, int64_t end) {
-    std::vector<float> k1(channels), k2(channels), k3(channels);
+    std::vector<float> k1(channels), k2(channels), k3(channels), zero(channels, 0.f);
     for (int64_t s = begin; s < end; ++s) {
       const int64_t first = bounds[s], last = bounds[s + 1];
       const float count = static_cast<float>((last - first) * hw);
@@ -209,7 +174,8 @@ void backward_kernel(const T* g, const T* x, T* grad_x, const float* weight, con
       const float* inv = invstd + s * channels;
       float* sum_g = grad_bias + s * channels;    // per sub-batch, summed by the caller
       float* sum_gx = grad_weight + s * channels;
-      grad_sums(g, x, first, last, channels, hw, channels_last, mu, sum_g, sum_gx);
+      paired_sums(g, x, first, last, channels, hw, channels_last, zero.data(), mu, sum_g,
+                  sum_gx);
       for (int64_t c = 0; c < channels; ++c) {
         const float scale = inv[c] * (weight ? weight[c] : 1.f);
         k1[c] = scale;
