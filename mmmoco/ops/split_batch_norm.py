@@ -12,10 +12,11 @@ The operator is compiled with ``torch.utils.cpp_extension.load`` the first time 
 ``~/.cache/torch_extensions/mmmoco``, one folder per source text, so every checkout and
 installed copy shares one build) with the machine's vector instructions (AVX2 and FMA where the
 CPU has them; the build's folder says which, so a shared cache never hands one CPU another's
-build). Concurrent processes wait for one build; a lock left by a build that was killed is
-removed after ``STALE_LOCK_SECONDS`` instead of blocking every later run. Where it cannot be
-built (no compiler, no ninja, no writable cache) a warning says why once and the PyTorch path
-runs instead; ``MMMOCO_NATIVE_OPS=0`` turns it off.
+build). Concurrent processes wait for one build (torch's OS-level lock; with an older torch
+whose lock is a file, a lock left by a killed build is removed after ``STALE_LOCK_SECONDS``
+instead of blocking every later run). Where it cannot be built (no compiler, no ninja, no
+writable cache) a warning says why once and the PyTorch path runs instead;
+``MMMOCO_NATIVE_OPS=0`` turns it off.
 """
 import functools
 import hashlib
@@ -33,8 +34,8 @@ import torch
 #: Environment variable that turns the native operators off when set to 0.
 NATIVE_OPS_ENV = 'MMMOCO_NATIVE_OPS'
 
-#: Age after which a build lock is taken for the leftover of a killed build (a build takes
-#: about 15 s).
+#: Age after which a lock file (torch builders before the OS-level lock) is taken for the
+#: leftover of a killed build (a build takes about 15 s).
 STALE_LOCK_SECONDS = 600
 
 _SOURCE = osp.join(osp.dirname(osp.abspath(__file__)), 'csrc', 'split_batch_norm.cpp')
@@ -109,25 +110,33 @@ def staged_source(directory: str, source: bytes) -> str:
     return path
 
 
-def remove_stale_lock(directory: str) -> None:
-    """Remove the build lock of ``directory`` if it is older than :data:`STALE_LOCK_SECONDS`
-    (torch's builder would otherwise wait for it forever).
+def wait_for_file_lock(directory: str, builder) -> None:
+    """With a torch whose extension builder locks by a file's existence (``FileBaton``, before
+    its OS-level ``FileLock``), wait for a build in progress and remove the lock of a build
+    that was killed (older than :data:`STALE_LOCK_SECONDS`), which would block every later run
+    forever. An OS-level lock is released by the system when its holder dies: nothing to do.
 
     Args:
         directory: A build folder.
+        builder: The ``torch.utils.cpp_extension`` module.
     """
-    lock = osp.join(directory, 'lock')
-    try:
-        age = time.time() - os.path.getmtime(lock)
-    except OSError:  # no lock
+    if hasattr(builder, 'FileLock'):
         return
-    if age > STALE_LOCK_SECONDS:
-        warnings.warn(f'mmmoco: removing the build lock {lock}, left {age:.0f} s ago by a build '
-                      'that did not finish', RuntimeWarning, stacklevel=3)
+    lock = osp.join(directory, 'lock')
+    while True:
         try:
-            os.remove(lock)
-        except FileNotFoundError:  # another process removed it first
-            pass
+            age = time.time() - os.path.getmtime(lock)
+        except OSError:  # no lock (any more)
+            return
+        if age > STALE_LOCK_SECONDS:
+            warnings.warn(f'mmmoco: removing the build lock {lock}, left {age:.0f} s ago by a '
+                          'build that did not finish', RuntimeWarning, stacklevel=3)
+            try:
+                os.remove(lock)
+            except FileNotFoundError:  # another process removed it first
+                pass
+            return
+        time.sleep(1.0)
 
 
 def op_loaded() -> bool:
@@ -154,14 +163,14 @@ def split_batch_norm_op_available() -> bool:
     level = builder_log.level
     builder_log.setLevel(logging.ERROR)
     try:
-        from torch.utils.cpp_extension import load
+        import torch.utils.cpp_extension as builder
         name = f'mmmoco_split_bn_{tag}'
         with open(_SOURCE, 'rb') as f:
             source = f.read()
         directory = build_directory(name, source)
-        remove_stale_lock(directory)
-        load(name=name, sources=[staged_source(directory, source)], extra_cflags=flags,
-             build_directory=directory, is_python_module=False, verbose=False)
+        wait_for_file_lock(directory, builder)
+        builder.load(name=name, sources=[staged_source(directory, source)], extra_cflags=flags,
+                     build_directory=directory, is_python_module=False, verbose=False)
     except Exception as error:  # no compiler, no ninja, a read-only cache: fall back
         warnings.warn(f'mmmoco: the native split batch norm could not be built ({error}); '
                       'split BN runs in PyTorch instead (slower on CPU). Building it needs a '
@@ -174,15 +183,18 @@ def split_batch_norm_op_available() -> bool:
 
 
 def _native_input(x: torch.Tensor) -> bool:
-    """Whether the operator takes ``x``: a CPU (N, C, H, W) float32/bfloat16 batch, contiguous
-    in NCHW or channels_last."""
-    return (x.device.type == 'cpu' and x.dim() == 4 and x.dtype in (torch.float32, torch.bfloat16)
+    """Whether the operator takes ``x``: a non-empty CPU (N, C, H, W) float32/bfloat16 batch,
+    contiguous in NCHW or channels_last."""
+    return (x.device.type == 'cpu' and x.dim() == 4 and x.numel() > 0
+            and x.dtype in (torch.float32, torch.bfloat16)
             and (x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)))
 
 
-def _native_parameter(tensor: Optional[torch.Tensor]) -> bool:
-    """Whether the operator takes ``tensor`` as a weight, bias or running statistic."""
-    return tensor is None or (tensor.device.type == 'cpu' and tensor.dtype == torch.float32)
+def _native_parameter(tensor: Optional[torch.Tensor], channels: int) -> bool:
+    """Whether the operator takes ``tensor`` as a weight, bias or running statistic: none, or
+    ``channels`` contiguous float32 values on the CPU."""
+    return tensor is None or (tensor.device.type == 'cpu' and tensor.dtype == torch.float32
+                              and tensor.numel() == channels and tensor.is_contiguous())
 
 
 def native_split_batch_norm(x: torch.Tensor, weight: Optional[torch.Tensor],
@@ -191,10 +203,12 @@ def native_split_batch_norm(x: torch.Tensor, weight: Optional[torch.Tensor],
                             momentum: float, eps: float) -> Optional[torch.Tensor]:
     """Split batch norm of ``x`` by the native operator, or None where it does not apply.
 
-    It applies to a CPU batch (N, C, H, W) of float32 or bfloat16, contiguous in NCHW or
-    channels_last, with float32 affine parameters and running statistics (or none), once the
-    operator is built, outside ``torch.compile`` (which traces the PyTorch path). The operator
-    is its own autograd node: the backward pass is one native call too.
+    It applies to a non-empty CPU batch (N, C, H, W) of float32 or bfloat16, contiguous in NCHW
+    or channels_last, with C contiguous float32 values for each of the weight and bias (both or
+    neither) and the running statistics (or none), once the operator is built, outside
+    ``torch.compile`` (which traces the PyTorch path). The operator is its own autograd node:
+    the backward pass is one native call too; it has no double backward (``create_graph=True``
+    through it raises, naming ``MMMOCO_NATIVE_OPS=0``).
 
     Args:
         x: The batch.
@@ -210,8 +224,10 @@ def native_split_batch_norm(x: torch.Tensor, weight: Optional[torch.Tensor],
         The normalised batch (same dtype and memory format), or None when the PyTorch path
         must run.
     """
-    if not (_native_input(x) and all(_native_parameter(t) for t in
-                                      (weight, bias, running_mean, running_var))):
+    if not _native_input(x) or (weight is None) != (bias is None):  # affine: both or neither
+        return None
+    if not all(_native_parameter(t, x.shape[1]) for t in (weight, bias, running_mean,
+                                                          running_var)):
         return None
     if torch.compiler.is_compiling() or not split_batch_norm_op_available():
         return None

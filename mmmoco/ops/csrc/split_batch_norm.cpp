@@ -18,6 +18,7 @@
 namespace {
 
 constexpr int64_t kLanes = 8;  // independent partial sums (NCHW planes) per accumulator
+constexpr int64_t kBlockRows = 256;  // channels_last rows summed apart before joining the total
 
 // First sample index of each sub-batch, and N at the end.
 std::vector<int64_t> split_bounds(int64_t batch, int64_t num_splits) {
@@ -39,14 +40,24 @@ void paired_sums(const T* u, const T* v, int64_t first, int64_t last, int64_t ch
                  float* sum_u, float* sum_uv) {
   std::fill(sum_u, sum_u + channels, 0.f);
   std::fill(sum_uv, sum_uv + channels, 0.f);
-  if (channels_last) {
-    for (int64_t row = first * hw; row < last * hw; ++row) {
-      const T* ur = u + row * channels;
-      const T* vr = v + row * channels;
+  if (channels_last) {  // blocks of rows: the float error grows with a block, not the batch
+    std::vector<float> block_u(channels), block_uv(channels);
+    for (int64_t start = first * hw; start < last * hw; start += kBlockRows) {
+      std::fill(block_u.begin(), block_u.end(), 0.f);
+      std::fill(block_uv.begin(), block_uv.end(), 0.f);
+      const int64_t stop = std::min(start + kBlockRows, last * hw);
+      for (int64_t row = start; row < stop; ++row) {
+        const T* ur = u + row * channels;
+        const T* vr = v + row * channels;
+        for (int64_t c = 0; c < channels; ++c) {
+          const float du = static_cast<float>(ur[c]) - u_shift[c];
+          block_u[c] += du;
+          block_uv[c] += du * (static_cast<float>(vr[c]) - v_shift[c]);
+        }
+      }
       for (int64_t c = 0; c < channels; ++c) {
-        const float du = static_cast<float>(ur[c]) - u_shift[c];
-        sum_u[c] += du;
-        sum_uv[c] += du * (static_cast<float>(vr[c]) - v_shift[c]);
+        sum_u[c] += block_u[c];
+        sum_uv[c] += block_uv[c];
       }
     }
     return;
@@ -200,7 +211,13 @@ void check_input(const at::Tensor& x, int64_t num_splits) {
               "split_batch_norm: float32 or bfloat16 input, got ", x.scalar_type());
   TORCH_CHECK(x.is_contiguous() || x.is_contiguous(at::MemoryFormat::ChannelsLast),
               "split_batch_norm: input must be contiguous (NCHW or channels_last)");
-  TORCH_CHECK(num_splits >= 1 && x.size(0) >= 1, "split_batch_norm: num_splits >= 1 and N >= 1");
+  TORCH_CHECK(num_splits >= 1 && x.numel() > 0,
+              "split_batch_norm: num_splits >= 1 and a non-empty input, got ", x.sizes());
+}
+
+void check_per_channel(const c10::optional<at::Tensor>& t, int64_t channels, const char* what) {
+  TORCH_CHECK(!t.has_value() || !t->defined() || t->numel() == channels, "split_batch_norm: ",
+              what, " must hold ", channels, " values, got ", t->numel());
 }
 
 c10::optional<at::Tensor> contiguous_or_none(const c10::optional<at::Tensor>& t) {
@@ -246,6 +263,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> split_bn_forward(
   check_input(x, num_splits);
   const bool channels_last = is_channels_last(x);
   const int64_t channels = x.size(1), hw = x.size(2) * x.size(3);
+  check_per_channel(weight, channels, "weight");
+  check_per_channel(bias, channels, "bias");
+  check_per_channel(running_mean, channels, "running_mean");
+  check_per_channel(running_var, channels, "running_var");
   const auto bounds = split_bounds(x.size(0), num_splits);
   const int64_t splits = static_cast<int64_t>(bounds.size()) - 1;
   auto y = at::empty_like(x);
@@ -317,11 +338,14 @@ class SplitBatchNormFunction : public torch::autograd::Function<SplitBatchNormFu
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
+    TORCH_CHECK(!at::GradMode::is_enabled(),
+                "split_batch_norm: the native split batch norm has no double backward "
+                "(create_graph=True); set MMMOCO_NATIVE_OPS=0 to use the PyTorch path");
     const auto saved = ctx->get_saved_variables();
     auto [grad_x, grad_weight, grad_bias] = split_bn_backward(
         grads[0], saved[0], optional(saved[1]), saved[2], saved[3],
         ctx->saved_data["num_splits"].toInt());
-    const bool affine = saved[1].defined();
+    const bool affine = saved[1].defined();  // weight and bias come together (the caller checks)
     return {grad_x, affine ? grad_weight : at::Tensor(), affine ? grad_bias : at::Tensor(),
             at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
