@@ -31,6 +31,8 @@ from typing import List, Optional, Tuple
 
 import torch
 
+from mmmoco.utils.atomic_write import write_text_atomic
+
 #: Environment variable that turns the native operators off when set to 0.
 NATIVE_OPS_ENV = 'MMMOCO_NATIVE_OPS'
 
@@ -65,7 +67,7 @@ def build_flags() -> Tuple[str, List[str]]:
     return 'base', ['-O3']
 
 
-def build_directory(name: str, source: bytes) -> str:
+def build_directory(name: str, source: str) -> str:
     """The folder of one build: per source text, torch and Python version, under
     ``TORCH_EXTENSIONS_DIR``.
 
@@ -79,13 +81,13 @@ def build_directory(name: str, source: bytes) -> str:
     root = os.environ.get('TORCH_EXTENSIONS_DIR') or osp.join(
         osp.expanduser('~'), '.cache', 'torch_extensions')
     python = f'py{sys.version_info.major}{sys.version_info.minor}'
-    digest = hashlib.sha256(source).hexdigest()[:12]
+    digest = hashlib.sha256(source.encode('utf-8')).hexdigest()[:12]
     path = osp.join(root, 'mmmoco', f'{name}_{digest}_torch{torch.__version__}_{python}')
     os.makedirs(path, exist_ok=True)
     return path
 
 
-def staged_source(directory: str, source: bytes) -> str:
+def staged_source(directory: str, source: str) -> str:
     """The source copied into its build folder, so that every checkout and installed copy of
     mmmoco builds the same file (torch's builder rebuilds when a source's path changes).
 
@@ -98,15 +100,12 @@ def staged_source(directory: str, source: bytes) -> str:
     """
     path = osp.join(directory, osp.basename(_SOURCE))
     try:
-        with open(path, 'rb') as f:
+        with open(path, encoding='utf-8') as f:
             if f.read() == source:
                 return path
     except OSError:
         pass
-    partial = f'{path}.{os.getpid()}.tmp'
-    with open(partial, 'wb') as f:
-        f.write(source)
-    os.replace(partial, path)
+    write_text_atomic(path, source)
     return path
 
 
@@ -165,7 +164,7 @@ def split_batch_norm_op_available() -> bool:
     try:
         import torch.utils.cpp_extension as builder
         name = f'mmmoco_split_bn_{tag}'
-        with open(_SOURCE, 'rb') as f:
+        with open(_SOURCE, encoding='utf-8') as f:
             source = f.read()
         directory = build_directory(name, source)
         wait_for_file_lock(directory, builder)

@@ -230,19 +230,20 @@ def test_every_copy_of_the_source_builds_in_one_folder(monkeypatch, tmp_path):
     a source's path changes): the source is staged into a folder named after its text."""
     module = split_batch_norm_module
     monkeypatch.setenv('TORCH_EXTENSIONS_DIR', str(tmp_path / 'cache'))
-    source = pathlib.Path(module._SOURCE).read_bytes()
+    source = pathlib.Path(module._SOURCE).read_text(encoding='utf-8')
     staged = set()
     for checkout in ('a', 'b'):
         copy = tmp_path / checkout / 'split_batch_norm.cpp'
         copy.parent.mkdir()
-        copy.write_bytes(source)
+        copy.write_text(source, encoding='utf-8')
         monkeypatch.setattr(module, '_SOURCE', str(copy))
-        directory = module.build_directory('mmmoco_split_bn_test', copy.read_bytes())
-        staged.add(module.staged_source(directory, copy.read_bytes()))
+        text = copy.read_text(encoding='utf-8')
+        directory = module.build_directory('mmmoco_split_bn_test', text)
+        staged.add(module.staged_source(directory, text))
     [path] = staged
-    assert pathlib.Path(path).read_bytes() == source
+    assert pathlib.Path(path).read_text(encoding='utf-8') == source
     assert pathlib.Path(path).parent.parent == tmp_path / 'cache' / 'mmmoco'
-    changed = module.build_directory('mmmoco_split_bn_test', source + b'// changed\n')
+    changed = module.build_directory('mmmoco_split_bn_test', source + '// changed\n')
     assert changed != str(pathlib.Path(path).parent)  # another text, another build
 
 

